@@ -1,0 +1,1 @@
+"""The durable store: SQLAlchemy models, sessions, migrations and the batch writer."""

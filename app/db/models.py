@@ -1,0 +1,227 @@
+"""The store's tables (SQLAlchemy 2). The store is the source of truth; the engine is rebuilt
+from it. Constraints are the second guard against bugs: one active ticket per counter, unique
+display number per branch, service and day, gap-free unique ``(branch_id, seq)``, unique
+idempotency keys.
+
+Engine times are stored as double-precision epoch seconds so that a rebuilt engine sees exactly
+the floats the original saw (a timestamp column would round them to microseconds).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Branch(Base):
+    __tablename__ = "branches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    business_day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Policy(Base):
+    """The calling policy of one branch (head starts, missed tickets, appointments)."""
+
+    __tablename__ = "policies"
+
+    branch_id: Mapped[str] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True
+    )
+    head_start_seconds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    strict_priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_grace_seconds: Mapped[float] = mapped_column(Double)
+    missed_reinsert_places: Mapped[int] = mapped_column(Integer)
+    missed_max_returns: Mapped[int] = mapped_column(Integer)
+    auto_miss_after_recalls: Mapped[int | None] = mapped_column(Integer)
+    appointment_early_seconds: Mapped[float] = mapped_column(Double)
+    appointment_late_seconds: Mapped[float] = mapped_column(Double)
+    appointment_late_action: Mapped[str] = mapped_column(String(16))
+    almost_turn_ahead: Mapped[int] = mapped_column(Integer, default=3)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("branch_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    sla_minutes: Mapped[float | None] = mapped_column(Double)
+    daily_quota: Mapped[int | None] = mapped_column(Integer)
+    mean_service_minutes: Mapped[float] = mapped_column(Double, default=5.0)
+    materials: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+    __table_args__ = (UniqueConstraint("branch_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    tiers: Mapped[list[Any]] = mapped_column(JSON)
+    backup: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[str | None] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[float | None] = mapped_column(Double)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Device(Base):
+    """A kiosk, display, counter terminal or evaluator paired to one branch."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    pairing_code_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    pairing_expires_at: Mapped[float | None] = mapped_column(Double)
+    paired_at: Mapped[float | None] = mapped_column(Double)
+    revoked_at: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class Ticket(Base):
+    """One ticket as the engine's :class:`TicketRecord` describes it, plus its customer token."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("branch_id", "business_day", "prefix", "number"),
+        Index(
+            "uq_tickets_one_active_per_counter",
+            "branch_id",
+            "counter",
+            unique=True,
+            sqlite_where=text("state IN ('called', 'serving')"),
+            postgresql_where=text("state IN ('called', 'serving')"),
+        ),
+        Index("ix_tickets_branch_day", "branch_id", "business_day"),
+    )
+
+    branch_id: Mapped[str] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    business_day: Mapped[str] = mapped_column(String(10))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    service: Mapped[str] = mapped_column(String(3))
+    prefix: Mapped[str] = mapped_column(String(3))
+    number: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[float] = mapped_column(Double)
+    queued_at: Mapped[float] = mapped_column(Double)
+    key: Mapped[float | None] = mapped_column(Double)
+    counter: Mapped[int | None] = mapped_column(Integer)
+    called_at: Mapped[float | None] = mapped_column(Double)
+    first_called_at: Mapped[float | None] = mapped_column(Double)
+    started_at: Mapped[float | None] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double)
+    recalls: Mapped[int] = mapped_column(Integer, default=0)
+    call_reason: Mapped[str | None] = mapped_column(String(32))
+    missed_at: Mapped[float | None] = mapped_column(Double)
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(200))
+    appointment_id: Mapped[str | None] = mapped_column(String(64))
+    slot_start: Mapped[float | None] = mapped_column(Double)
+
+
+class BranchEvent(Base):
+    """The branch's event log: ``seq`` is gap-free per branch."""
+
+    __tablename__ = "branch_events"
+
+    branch_id: Mapped[str] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[float] = mapped_column(Double)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("branch_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class ServiceEstimate(Base):
+    """The engine's learned mean service time per service, written with each batch."""
+
+    __tablename__ = "service_estimates"
+    __table_args__ = (ForeignKeyConstraint(["branch_id"], ["branches.id"], ondelete="CASCADE"),)
+
+    branch_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    service: Mapped[str] = mapped_column(String(3), primary_key=True)
+    mean_seconds: Mapped[float] = mapped_column(Double)
+    samples: Mapped[int] = mapped_column(Integer)
+
+
+class ServerSecret(Base):
+    """A signing key generated on first start when ``QUEUEHALL_SECRET_KEY`` is not set."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,315 @@
+"""The durable store behind the hall runtime: loads a branch, writes batches of commands.
+
+A :class:`Batch` is what one or more commands of one branch changed. :meth:`Store.write_batch`
+writes it in one transaction with a handful of multi-row statements (events, ticket upserts,
+counter states, learned estimates, idempotency keys, configuration rows). Repositories never
+commit on their own; the batch is the transaction boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.queue_engine import (
+    AppointmentPolicy,
+    BranchConfig,
+    CounterConfig,
+    CounterRecord,
+    CounterState,
+    Event,
+    MissedTicketPolicy,
+    PriorityPolicy,
+    ServiceConfig,
+    ServiceTimeEstimate,
+    TicketRecord,
+)
+from app.queue_engine.config import LateCheckIn
+
+from . import models
+from .session import is_sqlite, sessionmaker
+
+ExtraWrite = Callable[[AsyncSession], Awaitable[None]]
+
+TICKET_COLUMNS = [f.name for f in dataclasses.fields(TicketRecord)]
+
+
+@dataclass
+class Batch:
+    """Writes of one or more commands, merged in command order."""
+
+    events: list[tuple[int, Event]] = field(default_factory=list)
+    # ticket id -> (record, customer token, business day); last write wins, in order
+    tickets: dict[int, tuple[TicketRecord, str, str]] = field(default_factory=dict)
+    counters: dict[int, CounterState] = field(default_factory=dict)
+    estimates: dict[str, ServiceTimeEstimate] = field(default_factory=dict)
+    business_day: str | None = None
+    idempotency: list[models.IdempotencyKey] = field(default_factory=list)
+    extra: list[ExtraWrite] = field(default_factory=list)
+
+    def merge(self, other: Batch) -> None:
+        self.events.extend(other.events)
+        for ticket_id, record in other.tickets.items():
+            # Re-insert at the end: rows are written in the order of their last change, so a
+            # ticket leaving a counter is written before the one that takes its place.
+            self.tickets.pop(ticket_id, None)
+            self.tickets[ticket_id] = record
+        self.counters.update(other.counters)
+        self.estimates.update(other.estimates)
+        if other.business_day is not None:
+            self.business_day = other.business_day
+        self.idempotency.extend(other.idempotency)
+        self.extra.extend(other.extra)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.events or self.idempotency or self.extra)
+
+
+@dataclass(frozen=True)
+class LoadedBranch:
+    branch_id: str
+    name: str
+    timezone: str
+    business_day: str
+    config: BranchConfig
+    tickets: tuple[TicketRecord, ...]
+    tokens: dict[int, str]
+    counters: tuple[CounterRecord, ...]
+    estimates: dict[str, ServiceTimeEstimate]
+    next_ticket_id: int
+    next_seq: int
+    last_now: float | None
+    almost_turn_ahead: int
+
+
+def event_envelope(branch_id: str, seq: int, event: Event) -> dict[str, Any]:
+    """The wire and log form of an event: ``{branch, seq, type, at, data}``."""
+    data = event.to_dict()
+    del data["type"], data["at"]
+    return {"branch": branch_id, "seq": seq, "type": event.type, "at": event.at, "data": data}
+
+
+def branch_config(
+    policy: models.Policy | None,
+    services: Sequence[models.Service],
+    counters: Sequence[models.Counter],
+) -> BranchConfig:
+    """The engine configuration stored for a branch."""
+    priority = PriorityPolicy()
+    missed = MissedTicketPolicy()
+    appointments = AppointmentPolicy()
+    if policy is not None:
+        priority = PriorityPolicy(
+            head_start_seconds=dict(policy.head_start_seconds),
+            strict_priority=policy.strict_priority,
+        )
+        missed = MissedTicketPolicy(
+            grace_seconds=policy.missed_grace_seconds,
+            reinsert_places=policy.missed_reinsert_places,
+            max_returns=policy.missed_max_returns,
+            auto_miss_after_recalls=policy.auto_miss_after_recalls,
+        )
+        appointments = AppointmentPolicy(
+            early_seconds=policy.appointment_early_seconds,
+            late_seconds=policy.appointment_late_seconds,
+            late_action=LateCheckIn(policy.appointment_late_action),
+        )
+    return BranchConfig(
+        services=tuple(
+            ServiceConfig(
+                code=s.code,
+                name=s.name,
+                name_en=s.name_en,
+                sla_seconds=s.sla_minutes * 60 if s.sla_minutes is not None else None,
+                daily_quota=s.daily_quota,
+                mean_service_seconds=s.mean_service_minutes * 60,
+            )
+            for s in sorted(services, key=lambda s: s.code)
+        ),
+        counters=tuple(
+            CounterConfig(
+                number=c.number,
+                name=c.name,
+                tiers=tuple(tuple(tier) for tier in c.tiers),
+                backup=c.backup,
+            )
+            for c in sorted(counters, key=lambda c: c.number)
+        ),
+        priority=priority,
+        missed=missed,
+        appointments=appointments,
+    )
+
+
+def ticket_record(row: models.Ticket) -> TicketRecord:
+    return TicketRecord(**{name: getattr(row, name) for name in TICKET_COLUMNS})
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine)
+        self._sqlite = is_sqlite(str(engine.url))
+
+    async def ping(self) -> None:
+        async with self.sessions() as session:
+            await session.execute(select(1))
+
+    async def branch_ids(self) -> list[str]:
+        async with self.sessions() as session:
+            return list((await session.scalars(select(models.Branch.id))).all())
+
+    async def idempotency_key(self, branch_id: str, key: str) -> models.IdempotencyKey | None:
+        async with self.sessions() as session:
+            row: models.IdempotencyKey | None = await session.scalar(
+                select(models.IdempotencyKey).where(
+                    models.IdempotencyKey.branch_id == branch_id, models.IdempotencyKey.key == key
+                )
+            )
+            return row
+
+    async def load_branch(self, branch_id: str) -> LoadedBranch:
+        async with self.sessions() as session:
+            branch = await session.get(models.Branch, branch_id)
+            if branch is None:
+                raise LookupError(branch_id)
+            policy = await session.get(models.Policy, branch_id)
+            services = (
+                await session.scalars(
+                    select(models.Service).where(models.Service.branch_id == branch_id)
+                )
+            ).all()
+            counters = (
+                await session.scalars(
+                    select(models.Counter).where(models.Counter.branch_id == branch_id)
+                )
+            ).all()
+            ticket_rows = (
+                await session.scalars(
+                    select(models.Ticket).where(
+                        models.Ticket.branch_id == branch_id,
+                        models.Ticket.business_day == branch.business_day,
+                    )
+                )
+            ).all()
+            estimates = (
+                await session.scalars(
+                    select(models.ServiceEstimate).where(
+                        models.ServiceEstimate.branch_id == branch_id
+                    )
+                )
+            ).all()
+            max_id = await session.scalar(
+                select(func.max(models.Ticket.id)).where(models.Ticket.branch_id == branch_id)
+            )
+            last_event = (
+                await session.execute(
+                    select(models.BranchEvent.seq, models.BranchEvent.at)
+                    .where(models.BranchEvent.branch_id == branch_id)
+                    .order_by(models.BranchEvent.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+        return LoadedBranch(
+            branch_id=branch.id,
+            name=branch.name,
+            timezone=branch.timezone,
+            business_day=branch.business_day,
+            config=branch_config(policy, services, counters),
+            tickets=tuple(ticket_record(row) for row in ticket_rows),
+            tokens={row.id: row.token for row in ticket_rows},
+            counters=tuple(CounterRecord(c.number, CounterState(c.state)) for c in counters),
+            estimates={
+                e.service: ServiceTimeEstimate(e.mean_seconds, e.samples) for e in estimates
+            },
+            next_ticket_id=(max_id or 0) + 1,
+            next_seq=(last_event[0] + 1) if last_event else 1,
+            last_now=last_event[1] if last_event else None,
+            almost_turn_ahead=policy.almost_turn_ahead if policy is not None else 3,
+        )
+
+    def _insert(self, table: Any) -> Any:
+        return (sqlite.insert if self._sqlite else postgresql.insert)(table)
+
+    async def _upsert_tickets(self, session: AsyncSession, branch_id: str, batch: Batch) -> None:
+        rows = []
+        for record, token, day in batch.tickets.values():
+            row = {name: getattr(record, name) for name in TICKET_COLUMNS}
+            row["branch_id"] = branch_id
+            row["token"] = token
+            row["business_day"] = day
+            rows.append(row)
+        statement = self._insert(models.Ticket)
+        changing = [name for name in TICKET_COLUMNS if name != "id"]
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["branch_id", "id"],
+                set_={name: statement.excluded[name] for name in changing},
+            ),
+            rows,
+        )
+
+    async def write_batch(self, branch_id: str, batch: Batch) -> None:
+        """Write everything in ``batch`` in one transaction; raises on any failure."""
+        insert = self._insert
+        async with self.sessions() as session, session.begin():
+            if batch.events:
+                await session.execute(
+                    insert(models.BranchEvent),
+                    [
+                        {
+                            "branch_id": branch_id,
+                            "seq": seq,
+                            "type": event.type,
+                            "at": event.at,
+                            "data": event_envelope(branch_id, seq, event)["data"],
+                        }
+                        for seq, event in batch.events
+                    ],
+                )
+            # Configuration rows first: a counter created in this batch must exist before the
+            # batch's counter-state updates reach it.
+            for write in batch.extra:
+                await write(session)
+            if batch.tickets:
+                await self._upsert_tickets(session, branch_id, batch)
+            for number, state in batch.counters.items():
+                await session.execute(
+                    update(models.Counter)
+                    .where(models.Counter.branch_id == branch_id, models.Counter.number == number)
+                    .values(state=state.value)
+                )
+            if batch.estimates:
+                statement = insert(models.ServiceEstimate)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["branch_id", "service"],
+                        set_={
+                            "mean_seconds": statement.excluded.mean_seconds,
+                            "samples": statement.excluded.samples,
+                        },
+                    ),
+                    [
+                        {
+                            "branch_id": branch_id,
+                            "service": code,
+                            "mean_seconds": estimate.mean_seconds,
+                            "samples": estimate.samples,
+                        }
+                        for code, estimate in batch.estimates.items()
+                    ],
+                )
+            if batch.business_day is not None:
+                await session.execute(
+                    update(models.Branch)
+                    .where(models.Branch.id == branch_id)
+                    .values(business_day=batch.business_day)
+                )
+            session.add_all(batch.idempotency)

@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix ``QUEUEHALL_``), with defaults that run on a fresh
+machine: the embedded SQLite store in the working directory. See ``.env.example``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./queuehall.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUEUEHALL_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Token signing key. Empty: one is generated on first start and kept in the store.
+    secret_key: str = ""
+    access_token_minutes: int = 12 * 60
+    device_token_days: int = 365
+    # Browsers on these origins may call the API and open WebSockets; "*" allows any.
+    allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8000"])
+    # Public endpoints (ticket issue and look-up), per client address and per device.
+    rate_limit_public: str = "60/minute"
+    rate_limit_issue: str = "30/minute"
+    login_attempts_before_delay: int = 5
+    max_body_bytes: int = 64 * 1024
+    # Group commit: at most this many commands share one transaction.
+    max_batch: int = 512
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
