@@ -1,0 +1,149 @@
+"""FastAPI dependencies: the application's services, the caller, and access checks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth import DeviceKind, InvalidToken, Principal, Role, decode_token
+from app.bus import EventBus
+from app.db import models
+from app.db.store import Store
+from app.errors import Forbidden, NotAuthenticated
+from app.hall import Halls
+from app.ratelimit import RateLimiter
+from app.settings import Settings
+
+CREDENTIAL_CACHE_SECONDS = 2.0
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime (built in the lifespan)."""
+
+    settings: Settings
+    secret: str
+    store: Store
+    bus: EventBus
+    halls: Halls
+    limiter: RateLimiter
+    credentials: CredentialCache
+
+
+class CredentialCache:
+    """Whether a staff user or device is still allowed, checked in the store at most every
+    ``CREDENTIAL_CACHE_SECONDS`` per credential; changes made in this process apply at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._seen: dict[tuple[str, int], tuple[float, object]] = {}
+
+    def forget(self, kind: str, ident: int) -> None:
+        self._seen.pop((kind, ident), None)
+
+    async def staff(self, user_id: int) -> models.StaffUser | None:
+        cached = self._seen.get(("staff", user_id))
+        if cached is not None and time.monotonic() - cached[0] < CREDENTIAL_CACHE_SECONDS:
+            return cached[1]  # type: ignore[return-value]
+        async with self.store.sessions() as session:
+            user: models.StaffUser | None = await session.get(models.StaffUser, user_id)
+        self._seen[("staff", user_id)] = (time.monotonic(), user)
+        return user
+
+    async def device(self, device_id: int) -> models.Device | None:
+        cached = self._seen.get(("device", device_id))
+        if cached is not None and time.monotonic() - cached[0] < CREDENTIAL_CACHE_SECONDS:
+            return cached[1]  # type: ignore[return-value]
+        async with self.store.sessions() as session:
+            device: models.Device | None = await session.get(models.Device, device_id)
+        self._seen[("device", device_id)] = (time.monotonic(), device)
+        return device
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+bearer = HTTPBearer(auto_error=False, description="A staff access token or a device token.")
+
+
+async def principal_from_token(services: Services, token: str) -> Principal:
+    """Verify a bearer token and that its user or device is still allowed."""
+    try:
+        claims = decode_token(services.secret, token)
+        ident = int(claims["sub"])
+    except (InvalidToken, ValueError, KeyError):
+        raise NotAuthenticated("The access token is invalid or has expired.") from None
+    if claims["typ"] == "staff":
+        user = await services.credentials.staff(ident)
+        if user is None or not user.active or user.token_version != claims.get("ver"):
+            raise NotAuthenticated("This sign-in is no longer valid; please sign in again.")
+        return Principal(
+            "staff", user.id, user.branch_id, role=Role(user.role), name=user.display_name
+        )
+    device = await services.credentials.device(ident)
+    if device is None or device.revoked_at is not None or device.paired_at is None:
+        raise NotAuthenticated("This device has been revoked; pair it again.")
+    return Principal(
+        "device",
+        device.id,
+        device.branch_id,
+        device_kind=DeviceKind(device.kind),
+        name=device.name,
+    )
+
+
+async def optional_principal(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    return await principal_from_token(services, credentials.credentials)
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+ALL_STAFF = frozenset(Role)
+MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def authorize(
+    principal: Principal,
+    branch_id: str | None,
+    *,
+    roles: frozenset[Role] = frozenset(),
+    devices: frozenset[DeviceKind] = frozenset(),
+) -> None:
+    """Allow staff with one of ``roles`` and devices of one of ``devices`` kinds, each only for
+    their own branch (an admin without a branch reaches every branch)."""
+    if principal.is_staff:
+        if principal.role not in roles:
+            raise Forbidden(f"{with_article(principal.role)} may not do this.")
+    elif principal.device_kind not in devices:
+        raise Forbidden(f"{with_article(principal.device_kind)} device may not do this.")
+    if branch_id is not None and principal.branch_id not in (None, branch_id):
+        raise Forbidden("You may act only for your own branch.")
+    if branch_id is None and principal.branch_id is not None and roles == {Role.ADMIN}:
+        raise Forbidden("Only an administrator of every branch may do this.")
+
+
+def with_article(word: str | None) -> str:
+    """The word with its indefinite article, capitalised: "An admin", "A clerk"."""
+    return f"{'An' if str(word)[:1] in ('a', 'e', 'i', 'o', 'u') else 'A'} {word}"

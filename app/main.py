@@ -1,0 +1,169 @@
+"""The application factory and its lifespan: store, event bus, every branch's runtime."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import errors
+from app.bus import EventBus
+from app.db import models
+from app.db.session import create_engine
+from app.db.store import Store
+from app.deps import CredentialCache, Services
+from app.hall import Halls
+from app.metrics import observe_request
+from app.ratelimit import RateLimiter
+from app.routers import auth, branches, counters, devices, health, queue, tickets
+from app.settings import Settings, get_settings
+
+API = "/api/v1"
+
+
+async def server_secret(store: Store, configured: str) -> str:
+    """The token signing key: the configured one, else one generated once and kept in the store
+    (so tokens survive restarts and every process of one store agrees)."""
+    if configured:
+        return configured
+    async with store.sessions() as session, session.begin():
+        row = await session.scalar(
+            select(models.ServerSecret).where(models.ServerSecret.name == "jwt")
+        )
+        if row is None:
+            row = models.ServerSecret(name="jwt", value=secrets.token_urlsafe(48))
+            session.add(row)
+        value: str = row.value
+        return value
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        seen = 0
+        too_large = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # The framework turns an exception here into its own 400, so flag it and
+                    # answer 413 in place of whatever the app then says.
+                    too_large = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def limited_send(message: Message) -> None:
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(send)
+
+        await self.app(scope, limited_receive, limited_send)
+        if too_large and not refused:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        detail = f"The request body is larger than {self.limit} bytes."
+        payload = ('{"error": "BodyTooLarge", "detail": "' + detail + '"}').encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        store = Store(engine)
+        bus = EventBus()
+        halls = Halls(store, bus, clock=clock, max_batch=settings.max_batch)
+        await halls.start()
+        app.state.services = Services(
+            settings=settings,
+            secret=await server_secret(store, settings.secret_key),
+            store=store,
+            bus=bus,
+            halls=halls,
+            limiter=RateLimiter(),
+            credentials=CredentialCache(store),
+        )
+        try:
+            yield
+        finally:
+            await halls.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Queuehall",
+        version="0.1.0",
+        description="Take-a-number and call-next server for service halls.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+
+    @app.middleware("http")
+    async def metrics(request: Any, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        observe_request(
+            request.method,
+            getattr(route, "path", "unmatched"),
+            response.status_code,
+            time.perf_counter() - started,
+        )
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    for router in (health.router,):
+        app.include_router(router)
+    for router in (
+        auth.router,
+        branches.router,
+        devices.router,
+        tickets.router,
+        counters.router,
+        queue.router,
+    ):
+        app.include_router(router, prefix=API)
+    return app

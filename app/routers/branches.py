@@ -1,0 +1,647 @@
+"""Branch configuration: branches, calling policy, services, counters and staff.
+
+Admins manage every branch; a manager manages their own branch. A change to services, counters
+or the policy goes through the branch's runtime: the engine is reconfigured under the branch
+lock and the rows are written in the same transaction as any queue events around it, so memory
+and store never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Response
+from pydantic import Field, StringConstraints, field_validator
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Role, hash_password
+from app.db import models
+from app.deps import MANAGERS, CurrentPrincipal, Services, ServicesDep, authorize
+from app.errors import AlreadyExists, Forbidden, Invalid, NotFound
+from app.hall import HallRuntime, business_day
+from app.queue_engine import (
+    AppointmentPolicy,
+    BranchConfig,
+    CounterConfig,
+    MissedTicketPolicy,
+    PriorityPolicy,
+    ServiceConfig,
+)
+from app.queue_engine.config import LateCheckIn
+from app.schemas import (
+    MAX_ID,
+    BranchId,
+    CounterNumber,
+    OptionalText,
+    Printable,
+    ServiceCode,
+    ShortText,
+    Strict,
+)
+
+router = APIRouter(tags=["configuration"])
+ADMINS = frozenset({Role.ADMIN})
+
+Code = Annotated[str, Path(pattern=r"^[A-Z]{1,3}$")]
+Number = Annotated[int, Path(ge=1, le=9999)]
+Material = Annotated[str, StringConstraints(min_length=1, max_length=200), Printable]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class NewBranch(Strict):
+    id: BranchId
+    name: ShortText
+    timezone: Annotated[str, StringConstraints(max_length=64)] = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use a name like Asia/Shanghai)"
+            ) from None
+        return value
+
+
+PriorityClass = Literal["vip", "care", "appointment"]
+
+
+def default_head_starts() -> dict[PriorityClass, float]:
+    return {"vip": 300.0, "care": 600.0, "appointment": 900.0}
+
+
+class PolicyBody(Strict):
+    head_start_seconds: dict[PriorityClass, Annotated[float, Field(ge=0, le=86400)]] = Field(
+        default_factory=default_head_starts
+    )
+    strict_priority: bool = False
+    missed_grace_minutes: float = Field(30.0, ge=0, le=24 * 60)
+    missed_reinsert_places: int = Field(3, ge=0, le=1000)
+    missed_max_returns: int = Field(1, ge=0, le=100)
+    auto_miss_after_recalls: int | None = Field(None, ge=0, le=100)
+    appointment_early_minutes: float = Field(60.0, ge=0, le=24 * 60)
+    appointment_late_minutes: float = Field(15.0, ge=0, le=24 * 60)
+    appointment_late_action: Literal["walk_in", "refuse"] = "walk_in"
+    almost_turn_ahead: int = Field(3, ge=0, le=100)
+
+
+class ServiceBody(Strict):
+    code: ServiceCode
+    name: ShortText
+    name_en: OptionalText = ""
+    sla_minutes: float | None = Field(None, gt=0, le=24 * 60)
+    daily_quota: int | None = Field(None, ge=1, le=100_000)
+    mean_service_minutes: float = Field(5.0, gt=0, le=24 * 60)
+    materials: list[Material] = Field(default_factory=list, max_length=50)
+
+
+class CounterBody(Strict):
+    number: CounterNumber
+    name: OptionalText = ""
+    tiers: list[Annotated[list[ServiceCode], Field(min_length=1, max_length=50)]] = Field(
+        min_length=1, max_length=10
+    )
+    backup: CounterNumber | None = None
+
+
+class StaffBody(Strict):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    role: Literal["admin", "manager", "clerk"]
+    display_name: OptionalText = ""
+
+
+class StaffUpdate(Strict):
+    password: Annotated[str, StringConstraints(min_length=8, max_length=128)] | None = None
+    role: Literal["admin", "manager", "clerk"] | None = None
+    display_name: OptionalText | None = None
+    active: bool | None = None
+
+
+def policy_row(branch_id: str, body: PolicyBody, now: float) -> models.Policy:
+    return models.Policy(
+        branch_id=branch_id,
+        head_start_seconds=dict(body.head_start_seconds),
+        strict_priority=body.strict_priority,
+        missed_grace_seconds=body.missed_grace_minutes * 60,
+        missed_reinsert_places=body.missed_reinsert_places,
+        missed_max_returns=body.missed_max_returns,
+        auto_miss_after_recalls=body.auto_miss_after_recalls,
+        appointment_early_seconds=body.appointment_early_minutes * 60,
+        appointment_late_seconds=body.appointment_late_minutes * 60,
+        appointment_late_action=body.appointment_late_action,
+        almost_turn_ahead=body.almost_turn_ahead,
+        updated_at=now,
+    )
+
+
+def service_config(body: ServiceBody) -> ServiceConfig:
+    return ServiceConfig(
+        code=body.code,
+        name=body.name,
+        name_en=body.name_en,
+        sla_seconds=body.sla_minutes * 60 if body.sla_minutes is not None else None,
+        daily_quota=body.daily_quota,
+        mean_service_seconds=body.mean_service_minutes * 60,
+    )
+
+
+def counter_config(body: CounterBody) -> CounterConfig:
+    return CounterConfig(
+        number=body.number,
+        name=body.name,
+        tiers=tuple(tuple(tier) for tier in body.tiers),
+        backup=body.backup,
+    )
+
+
+async def reconfigure(
+    runtime: HallRuntime,
+    change: Callable[[BranchConfig], BranchConfig],
+    write: Callable[[AsyncSession], Any],
+) -> None:
+    """Apply a configuration change to the engine and the store as one command."""
+    await runtime.run(
+        lambda engine, now: [],
+        lambda engine, events: (200, None),
+        reconfigure=change,
+        extra=[write],
+    )
+
+
+def manage(principal: CurrentPrincipal, branch: str, services: Services) -> HallRuntime:
+    authorize(principal, branch, roles=MANAGERS)
+    return services.halls.get(branch)
+
+
+# --------------------------------------------------------------------------------------------
+# Branches and policy
+
+
+@router.post("/branches", status_code=201, summary="Create a branch (admin)")
+async def create_branch(
+    body: NewBranch, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    authorize(principal, None, roles=ADMINS)
+    now = services.halls.clock()
+    try:
+        async with services.store.sessions() as session, session.begin():
+            session.add(
+                models.Branch(
+                    id=body.id,
+                    name=body.name,
+                    timezone=body.timezone,
+                    business_day=business_day(body.timezone, now),
+                    created_at=now,
+                )
+            )
+            await session.flush()
+            session.add(policy_row(body.id, PolicyBody(), now))
+    except IntegrityError:
+        raise AlreadyExists(f"Branch {body.id!r} already exists.") from None
+    await services.halls.load(body.id)
+    return await branch_view(services, body.id)
+
+
+@router.get("/branches", summary="Branches you may see")
+async def list_branches(services: ServicesDep, principal: CurrentPrincipal) -> list[Any]:
+    return [
+        {"id": r.branch_id, "name": r.name, "business_day": r.engine.business_day}
+        for r in services.halls
+        if principal.branch_id in (None, r.branch_id)
+    ]
+
+
+async def branch_view(services: Services, branch: str) -> dict[str, Any]:
+    runtime = services.halls.get(branch)
+    config = runtime.engine.config
+    async with services.store.sessions() as session:
+        rows = (
+            await session.scalars(select(models.Service).where(models.Service.branch_id == branch))
+        ).all()
+        policy = await session.get(models.Policy, branch)
+    materials = {row.code: row.materials for row in rows}
+    return {
+        "id": branch,
+        "name": runtime.name,
+        "timezone": runtime.timezone,
+        "business_day": runtime.engine.business_day,
+        "services": [
+            {
+                "code": s.code,
+                "name": s.name,
+                "name_en": s.name_en,
+                "sla_minutes": s.sla_seconds / 60 if s.sla_seconds else None,
+                "daily_quota": s.daily_quota,
+                "mean_service_minutes": s.mean_service_seconds / 60,
+                "materials": materials.get(s.code, []),
+            }
+            for s in config.services
+        ],
+        "counters": [
+            {
+                "number": c.number,
+                "name": c.display_name,
+                "tiers": [list(t) for t in c.tiers],
+                "backup": c.backup,
+                "state": runtime.engine.counter_state(c.number).value,
+            }
+            for c in config.counters
+        ],
+        "policy": {
+            "head_start_seconds": {
+                k.value: v for k, v in config.priority.head_start_seconds.items() if v
+            },
+            "strict_priority": config.priority.strict_priority,
+            "missed_grace_minutes": config.missed.grace_seconds / 60,
+            "missed_reinsert_places": config.missed.reinsert_places,
+            "missed_max_returns": config.missed.max_returns,
+            "auto_miss_after_recalls": config.missed.auto_miss_after_recalls,
+            "appointment_early_minutes": config.appointments.early_seconds / 60,
+            "appointment_late_minutes": config.appointments.late_seconds / 60,
+            "appointment_late_action": config.appointments.late_action.value,
+            "almost_turn_ahead": policy.almost_turn_ahead if policy else 3,
+        },
+    }
+
+
+@router.get("/branches/{branch}", summary="A branch with its configuration")
+async def get_branch(
+    branch: str, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    authorize(principal, branch, roles=frozenset(Role))
+    return await branch_view(services, branch)
+
+
+@router.put("/branches/{branch}/policy", summary="Set the calling policy")
+async def put_policy(
+    branch: str, body: PolicyBody, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    runtime = manage(principal, branch, services)
+    now = services.halls.clock()
+
+    def change(config: BranchConfig) -> BranchConfig:
+        return replace(
+            config,
+            priority=PriorityPolicy(
+                head_start_seconds=dict(body.head_start_seconds),
+                strict_priority=body.strict_priority,
+            ),
+            missed=MissedTicketPolicy(
+                grace_seconds=body.missed_grace_minutes * 60,
+                reinsert_places=body.missed_reinsert_places,
+                max_returns=body.missed_max_returns,
+                auto_miss_after_recalls=body.auto_miss_after_recalls,
+            ),
+            appointments=AppointmentPolicy(
+                early_seconds=body.appointment_early_minutes * 60,
+                late_seconds=body.appointment_late_minutes * 60,
+                late_action=LateCheckIn(body.appointment_late_action),
+            ),
+        )
+
+    async def write(session: AsyncSession) -> None:
+        await session.merge(policy_row(branch, body, now))
+
+    await reconfigure(runtime, change, write)
+    runtime.almost_turn_ahead = body.almost_turn_ahead
+    return (await branch_view(services, branch))["policy"]  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------
+# Services
+
+
+@router.get("/branches/{branch}/services", summary="Services of a branch")
+async def list_services(
+    branch: str, services: ServicesDep, principal: CurrentPrincipal
+) -> list[Any]:
+    authorize(principal, branch, roles=frozenset(Role))
+    return (await branch_view(services, branch))["services"]  # type: ignore[no-any-return]
+
+
+@router.post("/branches/{branch}/services", status_code=201, summary="Add a service")
+async def create_service(
+    branch: str, body: ServiceBody, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    runtime = manage(principal, branch, services)
+    if any(s.code == body.code for s in runtime.engine.config.services):
+        raise AlreadyExists(f"Service {body.code} already exists at this branch.")
+
+    async def write(session: AsyncSession) -> None:
+        session.add(models.Service(branch_id=branch, **body.model_dump()))
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(config, services=(*config.services, service_config(body))),
+        write,
+    )
+    return await one_service(services, branch, body.code)
+
+
+async def one_service(services: Services, branch: str, code: str) -> dict[str, Any]:
+    for service in (await branch_view(services, branch))["services"]:
+        if service["code"] == code:
+            return service  # type: ignore[no-any-return]
+    raise NotFound(f"Service {code} does not exist at this branch.")
+
+
+@router.get("/branches/{branch}/services/{code}", summary="One service")
+async def get_service(
+    branch: str, code: Code, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    authorize(principal, branch, roles=frozenset(Role))
+    return await one_service(services, branch, code)
+
+
+@router.put("/branches/{branch}/services/{code}", summary="Change a service")
+async def update_service(
+    branch: str,
+    code: Code,
+    body: ServiceBody,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    runtime = manage(principal, branch, services)
+    await one_service(services, branch, code)
+    if body.code != code:
+        raise Invalid("A service's code (its ticket prefix) cannot change.")
+
+    async def write(session: AsyncSession) -> None:
+        row = await session.scalar(
+            select(models.Service).where(
+                models.Service.branch_id == branch, models.Service.code == code
+            )
+        )
+        assert row is not None
+        for name, value in body.model_dump().items():
+            setattr(row, name, value)
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(
+            config,
+            services=tuple(service_config(body) if s.code == code else s for s in config.services),
+        ),
+        write,
+    )
+    return await one_service(services, branch, code)
+
+
+@router.delete("/branches/{branch}/services/{code}", status_code=204, summary="Remove a service")
+async def delete_service(
+    branch: str, code: Code, services: ServicesDep, principal: CurrentPrincipal
+) -> Response:
+    runtime = manage(principal, branch, services)
+    await one_service(services, branch, code)
+    open_today = [t for t in runtime.engine.tickets() if code in (t.service, t.prefix)]
+    if open_today:
+        raise AlreadyExists(
+            f"Service {code} has {len(open_today)} ticket(s) today; remove it after closing time."
+        )
+
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            delete(models.Service).where(
+                models.Service.branch_id == branch, models.Service.code == code
+            )
+        )
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(
+            config, services=tuple(s for s in config.services if s.code != code)
+        ),
+        write,
+    )
+    return Response(status_code=204)
+
+
+# --------------------------------------------------------------------------------------------
+# Counters
+
+
+@router.get("/branches/{branch}/counters", summary="Counters of a branch")
+async def list_counters(
+    branch: str, services: ServicesDep, principal: CurrentPrincipal
+) -> list[Any]:
+    authorize(principal, branch, roles=frozenset(Role))
+    return (await branch_view(services, branch))["counters"]  # type: ignore[no-any-return]
+
+
+def counter_row_values(body: CounterBody) -> dict[str, Any]:
+    return {"number": body.number, "name": body.name, "tiers": body.tiers, "backup": body.backup}
+
+
+@router.post("/branches/{branch}/counters", status_code=201, summary="Add a counter")
+async def create_counter(
+    branch: str, body: CounterBody, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    runtime = manage(principal, branch, services)
+    if any(c.number == body.number for c in runtime.engine.config.counters):
+        raise AlreadyExists(f"Counter {body.number} already exists at this branch.")
+
+    async def write(session: AsyncSession) -> None:
+        session.add(models.Counter(branch_id=branch, state="closed", **counter_row_values(body)))
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(config, counters=(*config.counters, counter_config(body))),
+        write,
+    )
+    return await one_counter(services, branch, body.number)
+
+
+async def one_counter(services: Services, branch: str, number: int) -> dict[str, Any]:
+    for counter in (await branch_view(services, branch))["counters"]:
+        if counter["number"] == number:
+            return counter  # type: ignore[no-any-return]
+    raise NotFound(f"Counter {number} does not exist at this branch.")
+
+
+@router.get("/branches/{branch}/counters/{number}", summary="One counter")
+async def get_counter(
+    branch: str, number: Number, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    authorize(principal, branch, roles=frozenset(Role))
+    return await one_counter(services, branch, number)
+
+
+@router.put("/branches/{branch}/counters/{number}", summary="Change a counter")
+async def update_counter(
+    branch: str,
+    number: Number,
+    body: CounterBody,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    runtime = manage(principal, branch, services)
+    await one_counter(services, branch, number)
+    if body.number != number:
+        raise Invalid("A counter's number cannot change; add a new counter instead.")
+
+    async def write(session: AsyncSession) -> None:
+        row = await session.scalar(
+            select(models.Counter).where(
+                models.Counter.branch_id == branch, models.Counter.number == number
+            )
+        )
+        assert row is not None
+        for name, value in counter_row_values(body).items():
+            setattr(row, name, value)
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(
+            config,
+            counters=tuple(
+                counter_config(body) if c.number == number else c for c in config.counters
+            ),
+        ),
+        write,
+    )
+    return await one_counter(services, branch, number)
+
+
+@router.delete(
+    "/branches/{branch}/counters/{number}", status_code=204, summary="Remove a closed counter"
+)
+async def delete_counter(
+    branch: str, number: Number, services: ServicesDep, principal: CurrentPrincipal
+) -> Response:
+    runtime = manage(principal, branch, services)
+    await one_counter(services, branch, number)
+    if runtime.engine.counter_state(number).value != "closed":
+        raise AlreadyExists(f"Counter {number} is not closed; close it first.")
+
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            delete(models.Counter).where(
+                models.Counter.branch_id == branch, models.Counter.number == number
+            )
+        )
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(
+            config,
+            counters=tuple(c for c in config.counters if c.number != number),
+        ),
+        write,
+    )
+    return Response(status_code=204)
+
+
+# --------------------------------------------------------------------------------------------
+# Staff
+
+
+def staff_view(user: models.StaffUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "branch": user.branch_id,
+        "display_name": user.display_name,
+        "active": user.active,
+    }
+
+
+def may_grant(principal: CurrentPrincipal, role: str) -> None:
+    if principal.role is Role.MANAGER and role != Role.CLERK:
+        raise Forbidden("A manager may add and change clerks only.")
+
+
+@router.post("/branches/{branch}/staff", status_code=201, summary="Add a staff member")
+async def create_staff(
+    branch: str, body: StaffBody, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    manage(principal, branch, services)
+    may_grant(principal, body.role)
+    user = models.StaffUser(
+        username=body.username,
+        password_hash=hash_password(body.password),
+        role=body.role,
+        branch_id=branch,
+        display_name=body.display_name,
+        active=True,
+        failed_logins=0,
+        token_version=0,
+        created_at=services.halls.clock(),
+    )
+    try:
+        async with services.store.sessions() as session, session.begin():
+            session.add(user)
+    except IntegrityError:
+        raise AlreadyExists(f"The username {body.username!r} is taken.") from None
+    return staff_view(user)
+
+
+@router.get("/branches/{branch}/staff", summary="Staff of a branch")
+async def list_staff(branch: str, services: ServicesDep, principal: CurrentPrincipal) -> list[Any]:
+    manage(principal, branch, services)
+    async with services.store.sessions() as session:
+        users = (
+            await session.scalars(
+                select(models.StaffUser)
+                .where(models.StaffUser.branch_id == branch)
+                .order_by(models.StaffUser.id)
+            )
+        ).all()
+    return [staff_view(u) for u in users]
+
+
+async def branch_user(session: AsyncSession, branch: str, user_id: int) -> models.StaffUser:
+    user = await session.get(models.StaffUser, user_id)
+    if user is None or user.branch_id != branch:
+        raise NotFound(f"Staff member {user_id} does not exist at this branch.")
+    return user
+
+
+@router.put("/branches/{branch}/staff/{user_id}", summary="Change a staff member")
+async def update_staff(
+    branch: str,
+    user_id: UserId,
+    body: StaffUpdate,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    manage(principal, branch, services)
+    async with services.store.sessions() as session, session.begin():
+        user = await branch_user(session, branch, user_id)
+        may_grant(principal, user.role)
+        if body.role is not None:
+            may_grant(principal, body.role)
+            user.role = body.role
+        if body.display_name is not None:
+            user.display_name = body.display_name
+        if body.password is not None:
+            user.password_hash = hash_password(body.password)
+            user.token_version += 1  # sign out everywhere
+        if body.active is not None:
+            user.active = body.active
+            if not body.active:
+                user.token_version += 1
+    services.credentials.forget("staff", user_id)
+    return staff_view(user)
+
+
+@router.delete("/branches/{branch}/staff/{user_id}", status_code=204, summary="Remove staff")
+async def delete_staff(
+    branch: str, user_id: UserId, services: ServicesDep, principal: CurrentPrincipal
+) -> Response:
+    manage(principal, branch, services)
+    async with services.store.sessions() as session, session.begin():
+        user = await branch_user(session, branch, user_id)
+        may_grant(principal, user.role)
+        await session.delete(user)
+    services.credentials.forget("staff", user_id)
+    return Response(status_code=204)

@@ -1,0 +1,261 @@
+"""Counter commands: open, pause, close, call, recall, start, finish, no-show, transfer, park,
+unpark, return. A clerk of the counter's branch (or a manager or admin) or a paired counter
+device may use them. The same ``Idempotency-Key`` never acts twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path
+from fastapi.responses import JSONResponse, Response
+
+from app.auth import DeviceKind
+from app.deps import ALL_STAFF, CurrentPrincipal, ServicesDep, authorize
+from app.hall import Idempotency
+from app.queue_engine import (
+    Event,
+    QueueEngine,
+    TicketCalled,
+    TicketEvent,
+)
+from app.schemas import CallTicket, Finish, Transfer, ticket_body
+
+router = APIRouter(prefix="/branches/{branch}/counters/{number}", tags=["counters"])
+
+Number = Annotated[int, Path(ge=1, le=9999)]
+IdempotencyKey = Annotated[str | None, Header(max_length=128, alias="Idempotency-Key")]
+COUNTER_DEVICES = frozenset({DeviceKind.COUNTER})
+
+
+def counter_view(engine: QueueEngine, number: int) -> dict[str, Any]:
+    snapshot = engine.snapshot(engine.last_now)
+    status = next(c for c in snapshot.counters if c.number == number)
+    return {
+        "number": status.number,
+        "name": status.name,
+        "state": status.state.value,
+        "ticket": ticket_body(status.ticket) if status.ticket else None,
+        "direct_waiting": status.direct_waiting,
+        "parked": list(status.parked),
+    }
+
+
+def event_reply(engine: QueueEngine, events: list[Event], number: int) -> tuple[int, Any]:
+    """The counter after the command, and the tickets the command touched."""
+    touched = [e.ticket_id for e in events if isinstance(e, TicketEvent)]
+    return 200, {
+        "counter": counter_view(engine, number),
+        "tickets": [ticket_body(engine.ticket(t)) for t in dict.fromkeys(touched)],
+        "events": [e.type for e in events],
+    }
+
+
+async def run_counter_command(
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    branch: str,
+    number: int,
+    name: str,
+    command: Callable[[QueueEngine, float], list[Event]],
+    idempotency_key: str | None,
+    request_body: Any = None,
+    reply: Callable[[QueueEngine, list[Event]], tuple[int, Any]] | None = None,
+) -> Response:
+    authorize(principal, branch, roles=ALL_STAFF, devices=COUNTER_DEVICES)
+    runtime = services.halls.get(branch)
+    idempotency = (
+        Idempotency.of(idempotency_key, name, number, request_body) if idempotency_key else None
+    )
+    status, payload = await runtime.run(
+        command,
+        reply or (lambda engine, events: event_reply(engine, events, number)),
+        idempotency=idempotency,
+    )
+    if status == 204:
+        return Response(status_code=204)
+    return JSONResponse(payload, status_code=status)
+
+
+def simple(name: str, method: str, summary: str) -> None:
+    """Register a counter command that takes no body."""
+
+    async def endpoint(
+        branch: str,
+        number: Number,
+        services: ServicesDep,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        return await run_counter_command(
+            services,
+            principal,
+            branch,
+            number,
+            name,
+            lambda engine, now: getattr(engine, method)(number, now=now),
+            idempotency_key,
+        )
+
+    endpoint.__name__ = name.replace("-", "_")
+    router.add_api_route(f"/{name}", endpoint, methods=["POST"], summary=summary)
+
+
+simple("open", "open_counter", "Open (or resume) the counter")
+simple("pause", "pause_counter", "Pause: keep the current ticket, call nobody new")
+simple("close", "close_counter", "Close; direct and parked tickets go to the backup counter")
+simple("recall", "recall", "Call the current ticket again")
+simple("start", "start_serving", "The customer has arrived")
+simple("no-show", "no_show", "The customer did not come")
+simple("park", "park", "Set the current ticket aside")
+
+
+def call_reply(engine: QueueEngine, events: list[Event]) -> tuple[int, Any]:
+    if not events:
+        return 204, None
+    called = events[0]
+    assert isinstance(called, TicketCalled)
+    return 200, {
+        "ticket": ticket_body(
+            engine.ticket(called.ticket_id), waited_seconds=called.waited_seconds
+        ),
+        "reason": called.reason.value,
+        "explanation": called.explanation,
+        "explanation_en": called.explanation_en,
+    }
+
+
+@router.post("/call-next", summary="Call the next ticket (204 when nobody waits)")
+async def call_next(
+    branch: str,
+    number: Number,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "call-next",
+        lambda engine, now: engine.call_next(number, now=now),
+        idempotency_key,
+        reply=call_reply,
+    )
+
+
+@router.post("/call", summary="Call one waiting ticket out of order")
+async def call_ticket(
+    branch: str,
+    number: Number,
+    body: CallTicket,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(engine: QueueEngine, now: float) -> list[Event]:
+        return engine.call_ticket(number, engine.find_ticket(body.ticket).id, now=now)
+
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "call",
+        command,
+        idempotency_key,
+        body.model_dump(),
+        reply=call_reply,
+    )
+
+
+@router.post("/finish", summary="Service done")
+async def finish(
+    branch: str,
+    number: Number,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    body: Finish | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    outcome = body.outcome if body else None
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "finish",
+        lambda engine, now: engine.finish(number, now=now, outcome=outcome),
+        idempotency_key,
+        {"outcome": outcome},
+    )
+
+
+@router.post("/transfer", summary="Send the current ticket to a service or a counter")
+async def transfer(
+    branch: str,
+    number: Number,
+    body: Transfer,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "transfer",
+        lambda engine, now: engine.transfer(
+            number, now=now, service=body.service, counter=body.counter, position=body.position
+        ),
+        idempotency_key,
+        body.model_dump(),
+    )
+
+
+@router.post("/unpark", summary="Resume a ticket this counter parked")
+async def unpark(
+    branch: str,
+    number: Number,
+    body: CallTicket,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "unpark",
+        lambda engine, now: engine.unpark(number, engine.find_ticket(body.ticket).id, now=now),
+        idempotency_key,
+        body.model_dump(),
+    )
+
+
+@router.post("/return", summary="A missed ticket comes back into the queue")
+async def return_missed(
+    branch: str,
+    number: Number,
+    body: CallTicket,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def command(engine: QueueEngine, now: float) -> list[Event]:
+        engine.counter_state(number)  # an unknown counter is refused before anything changes
+        return engine.return_missed(engine.find_ticket(body.ticket).id, now=now)
+
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "return",
+        command,
+        idempotency_key,
+        body.model_dump(),
+    )
