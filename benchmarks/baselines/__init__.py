@@ -1,0 +1,1 @@
+"""Reference servers that Queuehall is measured against (not part of the product)."""
