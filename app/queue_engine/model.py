@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from .config import Priority
 
@@ -66,8 +66,23 @@ def display_number(prefix: str, number: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Events
 
+_E = TypeVar("_E")
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass_transform(frozen_default=True)
+def event(cls: type[_E]) -> type[_E]:
+    """Declare an event: a slotted dataclass, frozen for the type checker.
+
+    Events are never changed after they are made, and mypy (strict, on ``app/``) rejects any
+    assignment to their fields. At run time they are plain slotted dataclasses with the same
+    ``__eq__`` and ``__hash__`` over their fields as a frozen dataclass: every command makes an
+    event, and a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+    several times slower than a plain assignment (docs/performance.md, "Queue engine").
+    """
+    return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@event
 class Event:
     """Something that happened at a branch; ``at`` is engine time in epoch seconds."""
 
@@ -80,14 +95,14 @@ class Event:
         return {"type": self.type, **data}
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketEvent(Event):
     ticket_id: int
     number: str
     service: str
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketIssued(TicketEvent):
     type: ClassVar[str] = "ticket_issued"
     priority: Priority
@@ -100,13 +115,13 @@ class TicketIssued(TicketEvent):
     late_check_in: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketCancelled(TicketEvent):
     type: ClassVar[str] = "ticket_cancelled"
     previous_state: TicketState
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketCalled(TicketEvent):
     type: ClassVar[str] = "ticket_called"
     counter: int
@@ -118,7 +133,7 @@ class TicketCalled(TicketEvent):
     waited_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketRecalled(TicketEvent):
     type: ClassVar[str] = "ticket_recalled"
     counter: int
@@ -126,13 +141,13 @@ class TicketRecalled(TicketEvent):
     recalls: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class ServiceStarted(TicketEvent):
     type: ClassVar[str] = "service_started"
     counter: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketFinished(TicketEvent):
     type: ClassVar[str] = "ticket_finished"
     counter: int
@@ -140,7 +155,7 @@ class TicketFinished(TicketEvent):
     service_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketMissed(TicketEvent):
     type: ClassVar[str] = "ticket_missed"
     counter: int
@@ -148,7 +163,7 @@ class TicketMissed(TicketEvent):
     returns_left: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketReturned(TicketEvent):
     type: ClassVar[str] = "ticket_returned"
     key: float
@@ -156,7 +171,7 @@ class TicketReturned(TicketEvent):
     ahead: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketTransferred(TicketEvent):
     """``service`` is the new service; ``counter`` set means it waits in that counter's queue."""
 
@@ -168,26 +183,26 @@ class TicketTransferred(TicketEvent):
     key: float
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketParked(TicketEvent):
     type: ClassVar[str] = "ticket_parked"
     counter: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketUnparked(TicketEvent):
     type: ClassVar[str] = "ticket_unparked"
     counter: int
     state: TicketState
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TicketExpired(TicketEvent):
     type: ClassVar[str] = "ticket_expired"
     previous_state: TicketState
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class CounterStateChanged(Event):
     type: ClassVar[str] = "counter_state_changed"
     counter: int
@@ -195,7 +210,7 @@ class CounterStateChanged(Event):
     previous_state: CounterState
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class BusinessDayStarted(Event):
     type: ClassVar[str] = "business_day_started"
     business_day: str
