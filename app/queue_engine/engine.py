@@ -75,6 +75,21 @@ from .queues import Entry, KeyedQueue, ServiceQueue
 
 S = TicketState
 
+# Enum members as module constants: on Python 3.11 every ``Enum.MEMBER`` read goes through
+# ``EnumType.__getattr__`` (about 0.2 µs), and the calling path reads several per command.
+WAITING = TicketState.WAITING
+CALLED = TicketState.CALLED
+SERVING = TicketState.SERVING
+FINISHED = TicketState.FINISHED
+OPEN = CounterState.OPEN
+NORMAL = Priority.NORMAL
+APPOINTMENT = Priority.APPOINTMENT
+TIER = CallReason.TIER
+DIRECT = CallReason.DIRECT
+SLA_ESCALATION = CallReason.SLA_ESCALATION
+RETURNED = CallReason.RETURNED
+_INF = math.inf
+
 #: Which ticket states each command accepts, and the state it leaves the ticket in.
 TRANSITIONS: Mapping[str, Mapping[TicketState, TicketState]] = {
     "call": {S.WAITING: S.CALLED},
@@ -203,7 +218,7 @@ class _Service:
 
 
 class _Counter:
-    __slots__ = ("config", "current", "direct", "parked", "state", "tiers")
+    __slots__ = ("config", "current", "direct", "parked", "sla_services", "state", "tiers")
 
     def __init__(self, config: CounterConfig, services: Mapping[str, _Service]) -> None:
         self.config = config
@@ -212,6 +227,10 @@ class _Counter:
         self.direct = KeyedQueue()
         self.parked: list[int] = []
         self.tiers = tuple(tuple(services[code] for code in tier) for tier in config.tiers)
+        # The services it serves that have a maximum wait: the SLA check visits only these.
+        self.sla_services = tuple(
+            svc for tier in self.tiers for svc in tier if svc.config.sla_seconds is not None
+        )
 
     def tier_of(self, code: str) -> int | None:
         for index, tier in enumerate(self.config.tiers):
@@ -249,6 +268,9 @@ class QueueEngine:
         self._first_id = first_ticket_id
         self._recent: OrderedDict[int, None] = OrderedDict()
         self._last_now = -math.inf
+        # Call explanations depend only on (reason, class, tier, counter), except an SLA
+        # escalation's, which names the wait: those are made per call, the others once.
+        self._explanations: dict[tuple[CallReason, Priority, int, int], tuple[str, str]] = {}
         for code, estimate in (estimates or {}).items():
             if code in self._services:
                 self._services[code].estimate = estimate.mean_seconds
@@ -419,7 +441,7 @@ class QueueEngine:
         """Take a number. Returns ``[TicketIssued]``; quota reached → :class:`QuotaReached`."""
         svc = self._service(service)
         klass = _priority(priority)
-        if klass is Priority.APPOINTMENT:
+        if klass is APPOINTMENT:
             raise InvalidCommand(
                 "Appointment tickets are made by checking in a booking, not issued directly."
             )
@@ -642,7 +664,7 @@ class QueueEngine:
         service_seconds = at - (started if started is not None else at)
         if ticket.started_at is None:
             ticket.started_at = started
-        ticket.state = S.FINISHED
+        ticket.state = FINISHED
         ticket.finished_at = at
         if outcome is not None:
             ticket.more.outcome = outcome
@@ -983,10 +1005,11 @@ class QueueEngine:
     def _pick(self, counter: _Counter, now: float) -> tuple[Ticket, CallReason, int] | None:
         direct = counter.direct.head
         if direct is not None:
-            return self._ticket(direct[1]), CallReason.DIRECT, 0
-        overdue = self._most_overdue(counter, now)
-        if overdue is not None:
-            return overdue, CallReason.SLA_ESCALATION, 0
+            return self._ticket(direct[1]), DIRECT, 0
+        if counter.sla_services:
+            overdue = self._most_overdue(counter, now)
+            if overdue is not None:
+                return overdue, SLA_ESCALATION, 0
         for tier_index, tier in enumerate(counter.tiers):
             best: Entry | None = None
             for svc in tier:
@@ -1001,30 +1024,30 @@ class QueueEngine:
     def _most_overdue(self, counter: _Counter, now: float) -> Ticket | None:
         best: Ticket | None = None
         best_overdue = 0.0
-        for tier in counter.tiers:
-            for svc in tier:
-                sla = svc.config.sla_seconds
-                if sla is None or svc.queue.head is None:
-                    continue
-                oldest = svc.queue.oldest(self._ticket)
-                if oldest is None:
-                    continue
-                overdue = now - oldest.queued_at - sla
-                if overdue > 0 and (
-                    best is None
-                    or overdue > best_overdue
-                    or (overdue == best_overdue and oldest.id < best.id)
-                ):
-                    best, best_overdue = oldest, overdue
+        for svc in counter.sla_services:
+            sla = svc.config.sla_seconds
+            if sla is None or svc.queue.head is None:
+                continue
+            oldest = svc.queue.oldest(self._ticket)
+            if oldest is None:
+                continue
+            overdue = now - oldest.queued_at - sla
+            if overdue > 0 and (
+                best is None
+                or overdue > best_overdue
+                or (overdue == best_overdue and oldest.id < best.id)
+            ):
+                best, best_overdue = oldest, overdue
         return best
 
     def _tier_reason(self, ticket: Ticket, tier: tuple[_Service, ...]) -> CallReason:
         if ticket.rare is not None and ticket.rare.returns and ticket.call_reason is not None:
-            return CallReason.RETURNED
-        if ticket.priority is Priority.APPOINTMENT:
+            return RETURNED
+        priority = ticket.priority
+        if priority is NORMAL:
+            return TIER
+        if priority is APPOINTMENT:
             return CallReason.APPOINTMENT
-        if ticket.priority is Priority.NORMAL:
-            return CallReason.TIER
         # A priority ticket "used" its head start only if someone who joined earlier still waits.
         for svc in tier:
             oldest = svc.queue.oldest(self._ticket)
@@ -1035,22 +1058,29 @@ class QueueEngine:
     def _call(
         self, counter: _Counter, ticket: Ticket, reason: CallReason, tier_index: int, at: float
     ) -> TicketCalled:
-        svc = self._services[ticket.service]
         waited = at - ticket.queued_at
-        zh, en = explain_call(
-            reason,
-            priority=ticket.priority,
-            head_start_seconds=self.config.priority.head_start_seconds[ticket.priority],
-            tier_index=tier_index,
-            tier_services=counter.config.tiers[tier_index] if counter.config.tiers else (),
-            waited_seconds=waited,
-            sla_seconds=svc.config.sla_seconds,
-            service_name=svc.config.name,
-            strict=self.config.priority.strict_priority,
-        )
+        number = counter.config.number
+        cache_key = (reason, ticket.priority, tier_index, number)
+        explanation = self._explanations.get(cache_key)
+        if explanation is None:
+            svc = self._services[ticket.service]
+            explanation = explain_call(
+                reason,
+                priority=ticket.priority,
+                head_start_seconds=self.config.priority.head_start_seconds[ticket.priority],
+                tier_index=tier_index,
+                tier_services=counter.config.tiers[tier_index] if counter.config.tiers else (),
+                waited_seconds=waited,
+                sla_seconds=svc.config.sla_seconds,
+                service_name=svc.config.name,
+                strict=self.config.priority.strict_priority,
+            )
+            if reason is not SLA_ESCALATION:
+                self._explanations[cache_key] = explanation
+        zh, en = explanation
         self._dequeue(ticket)
-        ticket.state = S.CALLED
-        ticket.counter = counter.config.number
+        ticket.state = CALLED
+        ticket.counter = number
         ticket.called_at = at
         if ticket.first_called_at is None:
             ticket.first_called_at = at
@@ -1065,7 +1095,7 @@ class QueueEngine:
             ticket.id,
             ticket.display,
             ticket.service,
-            counter=counter.config.number,
+            counter=number,
             counter_name=counter.config.display_name,
             priority=ticket.priority,
             reason=reason,
@@ -1173,14 +1203,18 @@ class QueueEngine:
         capacity = 0.0
         idle = 0.0
         for counter, tier_index in svc.servers:
-            if counter.state is not CounterState.OPEN:
+            if counter.state is not OPEN:
                 continue
             tier = counter.tiers[tier_index]
-            sharing = sum(1 for other in tier if other is svc or len(other.queue))
+            sharing = sum(1 for other in tier if other is svc or other.queue.head is not None)
             weight = 1.0 / sharing
-            if any(len(other.queue) for higher in counter.tiers[:tier_index] for other in higher):
+            if any(
+                other.queue.head is not None
+                for higher in counter.tiers[:tier_index]
+                for other in higher
+            ):
                 weight *= 0.25  # busy with its higher tiers first: no idle help from it either
-            elif counter.current is None and not len(counter.direct):
+            elif counter.current is None and counter.direct.head is None:
                 idle += weight
             capacity += weight
         if capacity == 0:
@@ -1205,6 +1239,8 @@ class QueueEngine:
 
     def _instant(self, now: float) -> float:
         """The engine time a command given ``now`` runs at (validated, not yet taken)."""
+        if type(now) is float and self._last_now < now < _INF:
+            return now  # the usual case: a finite float after the previous command
         if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise InvalidCommand("The command's time must be a finite number of seconds.")
         at = float(now)
@@ -1253,7 +1289,7 @@ class QueueEngine:
             )
 
     def _require_can_call(self, counter: _Counter) -> None:
-        if counter.state is not CounterState.OPEN:
+        if counter.state is not OPEN:
             raise CounterNotOpen(
                 f"Counter {counter.config.number} is {counter.state.value}; open it to call."
             )
@@ -1326,7 +1362,15 @@ def _required(counter: int | None, record: TicketRecord) -> int:
     return counter
 
 
+_PRIORITIES: dict[str, Priority] = {p.value: p for p in Priority}
+
+
 def _priority(value: Priority | str) -> Priority:
+    try:
+        # A member hashes and compares as its value: one look-up serves both forms.
+        return _PRIORITIES[value]
+    except (KeyError, TypeError):
+        pass
     try:
         return Priority(value)
     except ValueError:

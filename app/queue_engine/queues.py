@@ -42,9 +42,12 @@ class KeyedQueue:
 
     def remove(self, entry: Entry) -> None:
         entries = self.entries
-        entries.remove(entry)
         if entry is self.head:
+            # The head is the first entry: pop it without the two bisections of remove().
+            entries.pop(0)
             self.head = entries[0] if entries else None
+        else:
+            entries.remove(entry)
 
     def rank(self, entry: Entry) -> int:
         """How many entries come before this one."""
