@@ -4,6 +4,17 @@ A queue holds ``(key, ticket_id)`` entries in a :class:`SortedList`: O(log n) in
 O(log n) rank (the position printed on a ticket), and the head cached in an attribute so that a
 counter comparing the heads of K services pays K attribute reads, not K list look-ups.
 
+Calling the head is the hot path, so it does not remove the head from the sorted list at once.
+Removing an entry keeps the list's positional index (which rank needs) up to date, a walk of
+that index tree per removal. Instead, a called head stays in the list as one of its first
+``gone`` entries (the "called prefix"), and the next head is read from the first sublist. The
+next :meth:`KeyedQueue.add` removes one called entry, so that cost moves to taking a ticket;
+calls that outpace new tickets remove one per call once the prefix reaches :data:`MAX_GONE`.
+Invariant: the first ``gone`` entries of ``entries`` are called, every entry after them waits,
+and each called entry is smaller than every waiting one (an added entry that is not larger
+than every called one first clears the prefix). So positions are sorted-list positions minus
+``gone``.
+
 A :class:`ServiceQueue` also keeps its entries in arrival order (a deque) to find the ticket that
 has waited longest, which SLA escalation needs. That deque is cleaned lazily: an entry is live
 only while its ticket still holds that very tuple (``ticket.entry is entry``), so a ticket that
@@ -21,21 +32,36 @@ from .model import Ticket
 
 Entry = tuple[float, int]
 
+#: Most called heads kept in a queue's sorted list before a call removes one itself.
+MAX_GONE = 32
+
 
 class KeyedQueue:
     """Entries ordered by ``(key, ticket_id)``; the smallest is called first."""
 
-    __slots__ = ("entries", "head")
+    __slots__ = ("entries", "gone", "head")
 
     def __init__(self) -> None:
         self.entries = SortedList()
+        self.gone = 0  # called heads still at the front of ``entries``
         self.head: Entry | None = None
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.entries) - self.gone
 
     def add(self, entry: Entry) -> None:
-        self.entries.add(entry)
+        entries = self.entries
+        gone = self.gone
+        if gone:
+            entries.pop(0)  # one called head, removed here instead of on the calling path
+            gone -= 1
+            # An entry at or below a called head (a ticket back with the key it was called
+            # with is equal to its old entry) would sort among them: clear them all first.
+            if gone and entry <= entries[gone - 1]:
+                del entries[:gone]
+                gone = 0
+            self.gone = gone
+        entries.add(entry)
         head = self.head
         if head is None or entry < head:
             self.head = entry
@@ -43,26 +69,34 @@ class KeyedQueue:
     def remove(self, entry: Entry) -> None:
         entries = self.entries
         if entry is self.head:
-            # The head is the first entry: pop it without the two bisections of remove().
-            entries.pop(0)
-            self.head = entries[0] if entries else None
+            gone = self.gone + 1
+            if gone > MAX_GONE:
+                entries.pop(0)
+                gone -= 1
+            self.gone = gone
+            try:
+                self.head = entries[gone]  # in the first sublist: no index walk
+            except IndexError:
+                self.head = None
         else:
             entries.remove(entry)
 
     def rank(self, entry: Entry) -> int:
-        """How many entries come before this one."""
-        return int(self.entries.bisect_left(entry))
+        """How many waiting entries come before this one."""
+        return int(self.entries.bisect_left(entry)) - self.gone
 
     def key_at(self, index: int) -> float:
-        key: float = self.entries[index][0]
-        return key
+        """The key of the entry at ``index`` in calling order (negative: from the end)."""
+        return self.entry_at(index)[0]
 
     def entry_at(self, index: int) -> Entry:
-        entry: Entry = self.entries[index]
+        if not -len(self) <= index < len(self):
+            raise IndexError("queue index out of range")
+        entry: Entry = self.entries[index if index < 0 else index + self.gone]
         return entry
 
     def ids(self) -> list[int]:
-        return [ticket_id for _, ticket_id in self.entries]
+        return [ticket_id for _, ticket_id in self.entries.islice(self.gone)]
 
 
 class ServiceQueue(KeyedQueue):
