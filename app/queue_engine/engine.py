@@ -70,6 +70,7 @@ from .model import (
     TicketState,
     TicketTransferred,
     TicketUnparked,
+    display_number,
 )
 from .queues import Entry, KeyedQueue, ServiceQueue
 
@@ -218,10 +219,22 @@ class _Service:
 
 
 class _Counter:
-    __slots__ = ("config", "current", "direct", "parked", "sla_services", "state", "tiers")
+    __slots__ = (
+        "config",
+        "current",
+        "direct",
+        "display_name",
+        "number",
+        "parked",
+        "sla_services",
+        "state",
+        "tiers",
+    )
 
     def __init__(self, config: CounterConfig, services: Mapping[str, _Service]) -> None:
         self.config = config
+        self.number = config.number
+        self.display_name = config.display_name  # a property of the config that formats
         self.state = CounterState.CLOSED
         self.current: Ticket | None = None
         self.direct = KeyedQueue()
@@ -267,6 +280,7 @@ class QueueEngine:
         self._tickets: list[Ticket] = []
         self._first_id = first_ticket_id
         self._recent: OrderedDict[int, None] = OrderedDict()
+        self._recent_limit = config.recent_calls
         self._last_now = -math.inf
         # Call explanations depend only on (reason, class, tier, counter), except an SLA
         # escalation's, which names the wait: those are made per call, the others once.
@@ -578,9 +592,14 @@ class QueueEngine:
 
     def call_next(self, counter_number: int, *, now: float) -> list[Event]:
         """Call the next ticket for this counter; ``[]`` when nobody is waiting for it."""
-        counter = self._counter(counter_number)
-        self._require_can_call(counter)
-        at = self._instant(now)
+        # The hot command (docs/performance.md): the usual case of each check is inlined, and
+        # the full check runs whenever that case does not hold.
+        counter = self._counters.get(counter_number) if type(counter_number) is int else None
+        if counter is None:
+            counter = self._counter(counter_number)
+        if counter.state is not OPEN or counter.current is not None:
+            self._require_can_call(counter)
+        at = now if type(now) is float and self._last_now < now < _INF else self._instant(now)
         picked = self._pick(counter, at)
         if picked is None:
             return []
@@ -624,9 +643,7 @@ class QueueEngine:
         at = self._advance(now)
         ticket.recalls += 1
         ticket.called_at = at
-        self._recent[ticket.id] = None
-        self._recent.move_to_end(ticket.id)
-        self._trim_recent()
+        self._note_recent(ticket.id)
         return [
             TicketRecalled(
                 at,
@@ -1003,9 +1020,10 @@ class QueueEngine:
     # Internals: calling
 
     def _pick(self, counter: _Counter, now: float) -> tuple[Ticket, CallReason, int] | None:
+        # Entries in queues always name one of today's tickets: index the list directly.
         direct = counter.direct.head
         if direct is not None:
-            return self._ticket(direct[1]), DIRECT, 0
+            return self._tickets[direct[1] - self._first_id], DIRECT, 0
         if counter.sla_services:
             overdue = self._most_overdue(counter, now)
             if overdue is not None:
@@ -1017,7 +1035,9 @@ class QueueEngine:
                 if head is not None and (best is None or head < best):
                     best = head
             if best is not None:
-                ticket = self._ticket(best[1])
+                ticket = self._tickets[best[1] - self._first_id]
+                if ticket.priority is NORMAL and ticket.rare is None:
+                    return ticket, TIER, tier_index  # what _tier_reason says for these
                 return ticket, self._tier_reason(ticket, tier), tier_index
         return None
 
@@ -1059,15 +1079,16 @@ class QueueEngine:
         self, counter: _Counter, ticket: Ticket, reason: CallReason, tier_index: int, at: float
     ) -> TicketCalled:
         waited = at - ticket.queued_at
-        number = counter.config.number
-        cache_key = (reason, ticket.priority, tier_index, number)
+        number = counter.number
+        priority = ticket.priority
+        cache_key = (reason, priority, tier_index, number)
         explanation = self._explanations.get(cache_key)
         if explanation is None:
             svc = self._services[ticket.service]
             explanation = explain_call(
                 reason,
-                priority=ticket.priority,
-                head_start_seconds=self.config.priority.head_start_seconds[ticket.priority],
+                priority=priority,
+                head_start_seconds=self.config.priority.head_start_seconds[priority],
                 tier_index=tier_index,
                 tier_services=counter.config.tiers[tier_index] if counter.config.tiers else (),
                 waited_seconds=waited,
@@ -1077,8 +1098,11 @@ class QueueEngine:
             )
             if reason is not SLA_ESCALATION:
                 self._explanations[cache_key] = explanation
-        zh, en = explanation
-        self._dequeue(ticket)
+        if ticket.counter is None and ticket.entry is not None:  # _dequeue's usual case
+            self._services[ticket.service].queue.remove(ticket.entry)
+            ticket.entry = None
+        else:
+            self._dequeue(ticket)
         ticket.state = CALLED
         ticket.counter = number
         ticket.called_at = at
@@ -1087,21 +1111,20 @@ class QueueEngine:
         ticket.recalls = 0
         ticket.call_reason = reason
         counter.current = ticket
-        self._recent[ticket.id] = None
-        self._recent.move_to_end(ticket.id)
-        self._trim_recent()
+        self._note_recent(ticket.id)
+        # Positional arguments, in field order: keywords cost more than the rest of the event.
         return TicketCalled(
             at,
             ticket.id,
-            ticket.display,
+            display_number(ticket.prefix, ticket.number),
             ticket.service,
-            counter=number,
-            counter_name=counter.config.display_name,
-            priority=ticket.priority,
-            reason=reason,
-            explanation=zh,
-            explanation_en=en,
-            waited_seconds=waited,
+            number,
+            counter.display_name,
+            priority,
+            reason,
+            explanation[0],
+            explanation[1],
+            waited,
         )
 
     def _miss(self, counter: _Counter, ticket: Ticket, at: float, *, automatic: bool) -> Event:
@@ -1324,9 +1347,16 @@ class QueueEngine:
         counter.state = state
         return CounterStateChanged(at, counter.config.number, state, previous)
 
-    def _trim_recent(self) -> None:
-        while len(self._recent) > self.config.recent_calls:
-            self._recent.popitem(last=False)
+    def _note_recent(self, ticket_id: int) -> None:
+        """Put a called or recalled ticket first among the recent calls (at most
+        ``recent_calls`` tickets, each once)."""
+        recent = self._recent
+        if ticket_id in recent:
+            recent.move_to_end(ticket_id)
+        else:
+            recent[ticket_id] = None
+            if len(recent) > self._recent_limit:
+                recent.popitem(last=False)
 
     def _issued_event(
         self, ticket: Ticket, svc: _Service, *, late_check_in: bool = False
