@@ -688,14 +688,14 @@ class QueueEngine:
         counter.current = None
         self._learn(self._services[ticket.service], service_seconds)
         return [
-            TicketFinished(
+            TicketFinished(  # positional, in field order: keywords cost more
                 at,
                 ticket.id,
-                ticket.display,
+                display_number(ticket.prefix, ticket.number),
                 ticket.service,
-                counter=counter_number,
-                outcome=outcome,
-                service_seconds=service_seconds,
+                counter_number,
+                outcome,
+                service_seconds,
             )
         ]
 
@@ -1365,19 +1365,19 @@ class QueueEngine:
         ahead = svc.queue.rank(entry)
         eta = self._estimate(svc, ahead)
         rare = ticket.rare
-        return TicketIssued(
+        return TicketIssued(  # positional, in field order: keywords cost more
             ticket.issued_at,
             ticket.id,
-            ticket.display,
+            display_number(ticket.prefix, ticket.number),
             ticket.service,
-            priority=ticket.priority,
-            channel=ticket.channel,
-            key=entry[0],
-            ahead=ahead,
-            eta_minutes=None if eta is None else _to_minutes(eta),
-            appointment_id=rare.appointment_id if rare else None,
-            slot_start=rare.slot_start if rare else None,
-            late_check_in=late_check_in,
+            ticket.priority,
+            ticket.channel,
+            entry[0],
+            ahead,
+            None if eta is None else _to_minutes(eta),
+            rare.appointment_id if rare else None,
+            rare.slot_start if rare else None,
+            late_check_in,
         )
 
 
