@@ -77,10 +77,9 @@ from .queues import Entry, KeyedQueue, ServiceQueue
 S = TicketState
 
 # Enum members as module constants: on Python 3.11 every ``Enum.MEMBER`` read goes through
-# ``EnumType.__getattr__`` (about 0.2 µs), and the calling path reads several per command.
-WAITING = TicketState.WAITING
+# ``EnumType.__getattr__`` (0.08 µs here, 0.19 µs on a slower host), and the calling path reads
+# several per command.
 CALLED = TicketState.CALLED
-SERVING = TicketState.SERVING
 FINISHED = TicketState.FINISHED
 OPEN = CounterState.OPEN
 NORMAL = Priority.NORMAL
@@ -234,7 +233,7 @@ class _Counter:
     def __init__(self, config: CounterConfig, services: Mapping[str, _Service]) -> None:
         self.config = config
         self.number = config.number
-        self.display_name = config.display_name  # a property of the config that formats
+        self.display_name = config.display_name  # the config property formats on every read
         self.state = CounterState.CLOSED
         self.current: Ticket | None = None
         self.direct = KeyedQueue()
