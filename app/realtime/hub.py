@@ -58,7 +58,9 @@ log = logging.getLogger("queuehall.realtime")
 
 REPLAY_PAGE = 500
 FEED_QUEUE = 65_536  # events a feed may lag behind the bus before it resynchronises
-CLOSE_SECONDS = 5.0  # how long a close handshake may take before the socket is dropped
+# How long sending the close frame may wait behind unread data before the socket is dropped
+# without one (a client that stopped reading may start again and still learn why: 4008).
+CLOSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Connection:
         self._waiting_for_room = False
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        # The task reading the socket (the endpoint): cancelled when the close cannot be sent.
+        self.reader = asyncio.current_task()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop())
@@ -176,9 +180,15 @@ class Connection:
         self._closer = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(self.websocket.close(code, reason[:120]), CLOSE_SECONDS)
-        self.closed.set()
+        except TimeoutError:
+            if self.reader is not None and not self.reader.done():
+                self.reader.cancel()  # the endpoint returns and the server drops the socket
+        except Exception:  # already gone
+            pass
+        finally:
+            self.closed.set()
 
     async def finish(self) -> None:
         """The socket is gone (the client left or the server closed it): release everything."""
@@ -497,7 +507,7 @@ class Hub:
             seq, snapshot = await settled_snapshot(runtime)
             state = (views.public_state if public else views.full_state)(runtime, snapshot, seq)
             connection.cursor = Cursor(seq)
-            await connection.put(snapshot_frame(seq, runtime.clock(), state))
+            await connection.put(snapshot_frame(seq, runtime.clock(), state, plan.reason))
         await connection.release()
         if connection.closing is None:
             await connection.put(feed.status_frame(snapshot, max(seq, connection.cursor.last)))
@@ -541,7 +551,7 @@ class Hub:
         view = feed.follow(connection, ticket_id, token)
         connection.holding = None
         connection.start()
-        await connection.put(snapshot_frame(feed.last_seq, runtime.clock(), view))
+        await connection.put(snapshot_frame(feed.last_seq, runtime.clock(), view, "ticket"))
 
     # Maintenance -------------------------------------------------------------------------
 

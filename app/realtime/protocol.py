@@ -122,10 +122,11 @@ def encode(seq: int, kind: str, at: float, data: dict[str, Any], **extra: Any) -
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def snapshot_frame(seq: int, at: float, state: dict[str, Any]) -> str:
+def snapshot_frame(seq: int, at: float, state: dict[str, Any], reason: str) -> str:
     """The state is sent twice, as ``data`` (every message's payload) and ``state`` (the name
-    the issue gives it); both are the same object."""
-    return encode(seq, MessageType.SNAPSHOT, at, state, state=state)
+    the issue gives it); both are the same object. ``reason`` says why a snapshot and not a
+    replay (:class:`SnapshotReason`; ``ticket`` on a customer's socket)."""
+    return encode(seq, MessageType.SNAPSHOT, at, state, state=state, reason=reason)
 
 
 # ------------------------------------------------------------------------------------------

@@ -97,6 +97,9 @@ async def ticket(websocket: WebSocket, token: str) -> None:
     try:
         await hub.follow_ticket(connection, runtime, ticket_id, token)
         await _read(websocket, connection, services.settings.ws_max_message_bytes)
+    except asyncio.CancelledError:
+        if not _dropped(connection):
+            raise
     finally:
         await connection.finish()
         hub.leave(connection)
@@ -130,9 +133,23 @@ async def _branch_socket(
     try:
         await hub.join(connection, runtime, hello.since)
         await _read(websocket, connection, services.settings.ws_max_message_bytes)
+    except asyncio.CancelledError:
+        if not _dropped(connection):
+            raise
     finally:
         await connection.finish()
         hub.leave(connection)
+
+
+def _dropped(connection: Connection) -> bool:
+    """The hub cancels a reader whose close frame could not be sent (the client stopped
+    reading): end the endpoint quietly so that the server drops the socket. Any other
+    cancellation (the server stopping) goes on."""
+    task = asyncio.current_task()
+    if connection.closing is None or task is None or task.cancelling() != 1:
+        return False
+    task.uncancel()
+    return True
 
 
 def _services(websocket: WebSocket) -> tuple[Services, Hub]:

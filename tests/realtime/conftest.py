@@ -21,7 +21,11 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.typing import Origin
+from websockets.uri import parse_uri
 
 from app.db.session import create_engine
 from app.db.store import Store
@@ -128,13 +132,55 @@ class HallServer:
             await socket.hello(token, since)
         return socket
 
-    async def slow_socket(self, path: str, token: str | None) -> Socket:
-        """A socket that will stop reading: a tiny receive buffer, one queued message."""
+    async def stalled_socket(self, path: str, token: str | None) -> StalledSocket:
+        """A socket that says hello and then never reads (a tiny kernel receive buffer),
+        driven with the websockets library's sans-I/O client so that nothing reads for it."""
         raw = socketlib.socket(socketlib.AF_INET, socketlib.SOCK_STREAM)
         raw.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
         raw.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", self.port))
-        return await self.socket(path, token, sock=raw, max_queue=1)
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.sock_connect(raw, ("127.0.0.1", self.port)), WAIT)
+        protocol = ClientProtocol(parse_uri(self.url + path), origin=Origin(ORIGIN))
+        stalled = StalledSocket(raw, protocol)
+        protocol.send_request(protocol.connect())
+        await stalled.flush()
+        while protocol.state is not State.OPEN:
+            await stalled.read()
+        protocol.send_text(json.dumps({"type": "hello", "token": token, "since": None}).encode())
+        await stalled.flush()
+        return stalled
+
+
+class StalledSocket:
+    def __init__(self, raw: socketlib.socket, protocol: ClientProtocol) -> None:
+        self.raw = raw
+        self.protocol = protocol
+
+    async def flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        for data in self.protocol.data_to_send():
+            if data:
+                await asyncio.wait_for(loop.sock_sendall(self.raw, data), WAIT)
+
+    async def read(self) -> bool:
+        data = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.raw, 65536), WAIT)
+        if data:
+            self.protocol.receive_data(data)
+        else:
+            self.protocol.receive_eof()
+        return bool(data)
+
+    async def close_code(self) -> int | None:
+        """Read everything the server sent, up to its close frame: that frame's code."""
+        try:
+            for _ in range(1_000_000):
+                if self.protocol.close_rcvd is not None or not await self.read():
+                    break
+                self.protocol.events_received()
+            rcvd = self.protocol.close_rcvd
+            return rcvd.code if rcvd is not None else None
+        finally:
+            self.raw.close()
 
 
 def token_of(headers: dict[str, str]) -> str:
@@ -142,21 +188,32 @@ def token_of(headers: dict[str, str]) -> str:
 
 
 @asynccontextmanager
-async def hall_server(database_url: str, clock: Clock | None = None, **overrides: Any):  # type: ignore[no-untyped-def]
-    """The app under uvicorn on 127.0.0.1 and a free port; stopped on exit."""
+async def hall_server(  # type: ignore[no-untyped-def]
+    database_url: str,
+    clock: Clock | None = None,
+    *,
+    send_buffer: int | None = None,
+    **overrides: Any,
+):
+    """The app under uvicorn on 127.0.0.1 and a free port; stopped on exit. ``send_buffer``
+    fixes the kernel's send buffer of every accepted socket (Linux grows it to megabytes
+    otherwise, which a test would have to fill before a client's reading stops mattering)."""
     clock = clock or Clock()
     app = create_app(settings_for(database_url, **overrides), clock=clock)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="websockets"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    listener = socketlib.socket(socketlib.AF_INET, socketlib.SOCK_STREAM)
+    listener.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_REUSEADDR, 1)
+    if send_buffer is not None:
+        listener.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_SNDBUF, send_buffer)
+    listener.bind(("127.0.0.1", 0))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     for _ in range(1000):
         if server.started or serving.done():
             break
         await asyncio.sleep(0.01)
     assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
+    port = listener.getsockname()[1]
     engine = create_engine(database_url)
     try:
         async with (
@@ -168,6 +225,7 @@ async def hall_server(database_url: str, clock: Clock | None = None, **overrides
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 30)
+        listener.close()
         await engine.dispose()
 
 
@@ -176,3 +234,46 @@ async def hall(migrated: str) -> AsyncIterator[tuple[HallServer, Hall]]:  # noqa
     """A server with default realtime settings, branches b1 and b2 and their principals."""
     async with hall_server(migrated) as server:
         yield server, await staffed_hall(server.api)
+
+
+Headers = dict[str, str]
+
+
+async def issue_many(api: Api, headers: Headers, count: int, branch: str = "b1") -> list[Message]:
+    """``count`` tickets of service A, issued 50 at a time (they share commits)."""
+    tickets: list[Message] = []
+    while len(tickets) < count:
+        chunk = min(50, count - len(tickets))
+        tickets += await asyncio.gather(*(api.issue(headers, branch) for _ in range(chunk)))
+    return tickets
+
+
+async def open_counter(api: Api, headers: Headers, number: int, branch: str = "b1") -> None:
+    response = await api.counter(headers, number, "open", branch)
+    assert response.status_code == 200, response.text
+
+
+async def serve_next(api: Api, headers: Headers, number: int, branch: str = "b1") -> None:
+    """Call the next ticket at a counter and finish it at once."""
+    called = await api.counter(headers, number, "call-next", branch)
+    assert called.status_code == 200, called.text
+    finished = await api.counter(headers, number, "finish", branch, json={})
+    assert finished.status_code == 200, finished.text
+
+
+async def latest_seq(api: Api, headers: Headers, branch: str = "b1") -> int:
+    response = await api.get(f"/branches/{branch}/queue", headers)
+    assert response.status_code == 200, response.text
+    seq: int = response.json()["seq"]
+    return seq
+
+
+async def logged_events(
+    api: Api, headers: Headers, since: int, branch: str = "b1"
+) -> list[Message]:
+    response = await api.get(
+        f"/branches/{branch}/events", headers, params={"since": since, "limit": 1000}
+    )
+    assert response.status_code == 200, response.text
+    events: list[Message] = response.json()["events"]
+    return events
