@@ -248,7 +248,9 @@ SERVER_PID = [0]
 
 
 @contextlib.contextmanager
-def queuehall(store: str, admin_dsn: str, workdir: Path) -> Iterator[tuple[Server, str, str]]:
+def queuehall(
+    store: str, admin_dsn: str, workdir: Path, profile: Path | None = None
+) -> Iterator[tuple[Server, str, str]]:
     from app.auth import Role
     from app.bootstrap import create_user
     from app.db.migrate import upgrade_sync
@@ -282,8 +284,10 @@ def queuehall(store: str, admin_dsn: str, workdir: Path) -> Iterator[tuple[Serve
             "QUEUEHALL_WS_SILENCE_SECONDS": "7200",
             "PYTHONPATH": str(REPO),
         }
+        profiling = ["-m", "cProfile", "-o", str(profile)] if profile else []
         argv = [
             PYTHON,
+            *profiling,
             "-m",
             "uvicorn",
             "--factory",
@@ -358,6 +362,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--displays", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--json", type=Path, metavar="PATH", help="write all figures as JSON")
+    parser.add_argument(
+        "--profile", type=Path, metavar="PATH", help="run the server under cProfile (N.PATH)"
+    )
     args = parser.parse_args(argv)
     calls, warmup = (60, 10) if args.quick else (300, 30)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -369,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = load_average()
     with tempfile.TemporaryDirectory() as workdir:
         for count in args.displays:
-            with queuehall(args.store, args.pg, Path(workdir)) as (server, token, device):
+            profile = args.profile.with_name(f"{count}.{args.profile.name}") if args.profile else None
+            with queuehall(args.store, args.pg, Path(workdir), profile) as (server, token, device):
                 issue(server.url, token, warmup + calls + 10)
                 ws_url = f"ws://127.0.0.1:{server.port}/ws/branches/{BRANCH}/display"
                 log(f"{count} displays, {warmup} warm-up + {calls} measured calls ({args.store})")
