@@ -304,6 +304,11 @@ def queuehall(
             "warning",
             "--ws-ping-interval",
             "3600",
+            # As `queuehall serve` runs it (browsers would otherwise negotiate compression).
+            "--ws-max-size",
+            "65536",
+            "--ws-per-message-deflate",
+            "false",
         ]
         server = Server(f"Queuehall ({store})", argv, env, workdir / f"realtime-{store}.log")
         stack.callback(server.stop)
