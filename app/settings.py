@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     # Group commit: at most this many commands share one transaction.
     max_batch: int = 512
     log_level: str = "info"
+    # WebSockets (/ws/...): see .env.example.
+    ws_hello_timeout_seconds: float = 10.0
+    ws_ping_seconds: float = 25.0
+    ws_silence_seconds: float = 60.0
+    ws_max_message_bytes: int = 64 * 1024
+    ws_max_replay: int = 10_000
+    ws_outbound_queue: int = 4096
+    ws_check_seconds: float = 1.0
+    ws_credential_check_seconds: float = 2.0
+    ws_ticket_update_seconds: float = 1.0
+    ws_status_seconds: float = 1.0
 
 
 @lru_cache(maxsize=1)
