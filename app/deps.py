@@ -64,7 +64,8 @@ class CredentialCache:
         return device
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request.
     services: Services = request.app.state.services
     return services
 

@@ -3,10 +3,12 @@ the store stops answering (503, nothing changed)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from app import deps
 from app.auth import Role
 from app.db.session import create_engine
 from app.db.store import Batch, Store
@@ -61,6 +63,39 @@ async def test_metrics_show_waiting_tickets_per_branch_and_service(api: Api) -> 
     request_counts = [line for line in lines if line.startswith("queuehall_request_seconds_count{")]
     assert any('/branches/{branch}/tickets"' in line for line in request_counts)
     assert not any("/b1/" in line for line in request_counts)  # labelled by route, not by URL
+
+
+def request_count(metrics: str, method: str, route: str, status: int) -> float:
+    labels = f'method="{method}",route="{route}",status="{status}"'
+    for line in metrics.splitlines():
+        if line.startswith("queuehall_request_seconds_count{") and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_every_request_is_counted_with_its_route_and_status(api: Api) -> None:
+    admin = await api.user("root", Role.ADMIN, None)
+    await make_branch(api, admin)
+    route = "/branches/{branch}/tickets"  # the template, as the router declares it
+    before = (await api.client.get("/metrics")).text
+    await api.issue(admin)
+    refused = await api.post("/branches/b1/tickets", admin, json={"service": "a"})
+    assert refused.status_code == 422
+    assert (await api.client.get("/nowhere")).status_code == 404
+    after = (await api.client.get("/metrics")).text
+    for method, path, status in (
+        ("POST", route, 201),
+        ("POST", route, 422),
+        ("GET", "unmatched", 404),
+    ):
+        assert request_count(after, method, path, status) == (
+            request_count(before, method, path, status) + 1
+        ), (method, path, status)
+
+
+def test_the_services_dependency_runs_on_the_event_loop() -> None:
+    """A plain function dependency would cost a thread-pool hop on every request."""
+    assert inspect.iscoroutinefunction(deps.get_services)
 
 
 # --------------------------------------------------------------------------------------------
