@@ -919,6 +919,20 @@ class QueueEngine:
     def counter_state(self, number: int) -> CounterState:
         return self._counter(number).state
 
+    def counter_status(self, number: int) -> CounterStatus:
+        """One counter as :meth:`snapshot` shows it, without building the whole snapshot (a
+        counter's reply needs only its own status)."""
+        c = self._counter(number)
+        return CounterStatus(
+            number=number,
+            name=c.config.display_name,
+            state=c.state,
+            ticket=c.current.to_record() if c.current is not None else None,
+            direct_waiting=len(c.direct),
+            parked=tuple(self._ticket(t).display for t in c.parked),
+            services=c.config.tiers,
+        )
+
     def snapshot(self, now: float) -> BranchSnapshot:
         """What a lobby screen or a dashboard shows, as of ``now`` (no state changes)."""
         services = []

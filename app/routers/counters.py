@@ -29,8 +29,7 @@ COUNTER_DEVICES = frozenset({DeviceKind.COUNTER})
 
 
 def counter_view(engine: QueueEngine, number: int) -> dict[str, Any]:
-    snapshot = engine.snapshot(engine.last_now)
-    status = next(c for c in snapshot.counters if c.number == number)
+    status = engine.counter_status(number)
     return {
         "number": status.number,
         "name": status.name,
