@@ -19,6 +19,7 @@ from app.db.session import create_engine
 from app.db.store import Store
 from app.deps import CredentialCache, Services
 from app.hall import Halls
+from app.heap import HeapFreezer
 from app.metrics import observe_request
 from app.ratelimit import RateLimiter
 from app.routers import auth, branches, counters, devices, health, queue, tickets
@@ -144,7 +145,7 @@ def create_app(
         engine = create_engine(settings.database_url)
         store = Store(engine)
         bus = EventBus()
-        halls = Halls(store, bus, clock=clock, max_batch=settings.max_batch)
+        halls = Halls(store, bus, clock=clock, max_batch=settings.max_batch, heap=HeapFreezer())
         await halls.start()
         app.state.services = Services(
             settings=settings,
