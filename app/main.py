@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import errors
 from app.bus import EventBus
 from app.db import models
-from app.db.session import create_engine
+from app.db.session import create_engine, is_sqlite
 from app.db.store import Store
 from app.deps import CredentialCache, Services
 from app.hall import Halls
@@ -143,7 +143,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        store = Store(engine)
+        # The branch writers skip the pool's pre-ping (PostgreSQL; SQLite has none to skip).
+        writer = (
+            None
+            if is_sqlite(settings.database_url)
+            else create_engine(settings.database_url, pool_pre_ping=False)
+        )
+        store = Store(engine, writer=writer)
         bus = EventBus()
         halls = Halls(store, bus, clock=clock, max_batch=settings.max_batch, heap=HeapFreezer())
         await halls.start()
@@ -161,6 +167,8 @@ def create_app(
         finally:
             await halls.stop()
             await engine.dispose()
+            if writer is not None:
+                await writer.dispose()
 
     app = FastAPI(
         title="Queuehall",

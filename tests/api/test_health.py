@@ -178,3 +178,42 @@ async def test_a_command_the_store_cannot_keep_answers_503_and_changes_nothing(
     assert queue["counters"][0]["state"] == "open"
     assert queue["seq"] == 1
     assert (await api.issue(admin))["number"] == "A001"
+
+
+async def kill_the_writers_connection(store: Store) -> None:
+    """Close the pooled connection the branch writer uses, behind the pool's back (as when the
+    database restarts): the pool still believes it alive."""
+    engine = store.writer or store.engine
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        if hasattr(driver, "terminate"):  # asyncpg
+            driver.terminate()
+        else:  # aiosqlite
+            await driver.close()
+
+
+async def test_a_lost_store_connection_fails_one_command_at_most_then_the_store_answers(
+    api: Api,
+) -> None:
+    admin = await api.user("root", Role.ADMIN, None)
+    await make_branch(api, admin)
+    await api.issue(admin)
+    await kill_the_writers_connection(api.app.state.services.store)
+    first = await api.post("/branches/b1/tickets", admin, json={"service": "A"})
+    assert first.status_code in (201, 503), first.text
+    second = await api.post("/branches/b1/tickets", admin, json={"service": "A"})
+    assert second.status_code == 201, second.text
+    queue = (await api.get("/branches/b1/queue", admin)).json()
+    assert queue["waiting"] == (3 if first.status_code == 201 else 2)
+
+
+async def test_the_branch_writers_skip_the_pool_pre_ping_on_postgresql(api: Api) -> None:
+    store: Store = api.app.state.services.store
+    if api.settings.database_url.startswith("sqlite"):
+        assert store.writer is None  # SQLite's pool has no pre-ping: the one engine writes
+    else:
+        assert store.writer is not None
+        assert store.writer is not store.engine
+        assert store.writer.pool._pre_ping is False  # type: ignore[attr-defined]
+        assert store.engine.pool._pre_ping is True  # type: ignore[attr-defined]
