@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Annotated
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +21,7 @@ from app.ratelimit import RateLimiter
 from app.settings import Settings
 
 CREDENTIAL_CACHE_SECONDS = 2.0
+VERIFIED_TOKENS = 10_000
 
 
 @dataclass
@@ -32,6 +35,40 @@ class Services:
     halls: Halls
     limiter: RateLimiter
     credentials: CredentialCache
+    tokens: VerifiedTokens = field(default_factory=lambda: VerifiedTokens())
+
+
+class VerifiedTokens:
+    """Claims of bearer tokens whose signature and claims were verified, so that a token seen
+    again skips the signature check until its ``exp``. Bounded: the least recently used of
+    ``capacity`` tokens is forgotten first. Only the token's own verdict is kept; whether its
+    user or device is still allowed is asked on every request (:func:`principal_from_token`)."""
+
+    def __init__(
+        self, capacity: int = VERIFIED_TOKENS, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.capacity = capacity
+        self.clock = clock
+        # (secret, token) -> (expiry, claims)
+        self._claims: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def claims(self, secret: str, token: str) -> dict[str, Any]:
+        """The verified claims of ``token`` signed with ``secret``, or :class:`InvalidToken`."""
+        key = (secret, token)
+        cached = self._claims.get(key)
+        if cached is not None:
+            if self.clock() < cached[0]:
+                self._claims.move_to_end(key)
+                return cached[1]
+            del self._claims[key]
+        claims = decode_token(secret, token)
+        self._claims[key] = (float(claims["exp"]), claims)
+        if len(self._claims) > self.capacity:
+            self._claims.popitem(last=False)
+        return claims
 
 
 class CredentialCache:
@@ -64,7 +101,8 @@ class CredentialCache:
         return device
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request.
     services: Services = request.app.state.services
     return services
 
@@ -77,7 +115,7 @@ bearer = HTTPBearer(auto_error=False, description="A staff access token or a dev
 async def principal_from_token(services: Services, token: str) -> Principal:
     """Verify a bearer token and that its user or device is still allowed."""
     try:
-        claims = decode_token(services.secret, token)
+        claims = services.tokens.claims(services.secret, token)
         ident = int(claims["sub"])
     except (InvalidToken, ValueError, KeyError):
         raise NotAuthenticated("The access token is invalid or has expired.") from None

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from app.bus import Envelope, EventBus
 from app.db import models
 from app.db.store import Batch, ExtraWrite, LoadedBranch, Store, event_envelope
+from app.heap import HeapFreezer
 from app.metrics import TICKET_EVENTS
 from app.queue_engine import (
     TRANSITIONS,
@@ -134,8 +135,10 @@ class HallRuntime:
         clock: Callable[[], float] = time.time,
         max_batch: int = 512,
         recent_keys: int = 10_000,
+        heap: HeapFreezer | None = None,
     ) -> None:
         self.store = store
+        self.heap = heap
         self.bus = bus
         self.clock = clock
         self.max_batch = max_batch
@@ -420,8 +423,15 @@ class HallRuntime:
                 for item in items:
                     if item.envelopes:
                         self.bus.publish(self.branch_id, item.envelopes)
+                issued = 0
                 for _, event in batch.events:
                     TICKET_EVENTS.labels(self.branch_id, event.type).inc()
+                    issued += isinstance(event, TicketIssued)
+                if self.heap is not None:
+                    if batch.business_day is not None:
+                        self.heap.day_changed(batch.business_day)
+                    elif issued:
+                        self.heap.issued(issued)
             self._idle.set()
 
     async def _fail(self, items: list[_Pending], error: Exception) -> None:
@@ -467,8 +477,10 @@ class Halls:
         clock: Callable[[], float] = time.time,
         max_batch: int = 512,
         tick_seconds: float = 30.0,
+        heap: HeapFreezer | None = None,
     ) -> None:
         self.store = store
+        self.heap = heap
         self.bus = bus
         self.clock = clock
         self.max_batch = max_batch
@@ -480,6 +492,8 @@ class Halls:
     async def start(self) -> None:
         for branch_id in await self.store.branch_ids():
             await self.load(branch_id)
+        if self.heap is not None:
+            self.heap.started()
         self._ticker = asyncio.create_task(self._tick_loop(), name="business-day-ticker")
 
     async def stop(self) -> None:
@@ -501,6 +515,7 @@ class Halls:
                 await self.store.load_branch(branch_id),
                 clock=self.clock,
                 max_batch=self.max_batch,
+                heap=self.heap,
             )
             runtime.start()
             self._runtimes[branch_id] = runtime

@@ -1,25 +1,35 @@
 """Rate limits for public endpoints, per client address and per device (the ``limits``
-library, moving window, in memory: one process owns its clients)."""
+library, in memory: one process owns its clients).
+
+The sliding window counter weighs the previous fixed window's count by how much of it still
+overlaps the last ``period``: O(1) per hit. (The moving window keeps every hit in a list and its
+in-memory storage sweeps all keys, with a thread hop per key, after each hit.)"""
 
 from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from app.errors import TooManyRequests
 
 
+@lru_cache(maxsize=64)
+def _parsed(limit: str) -> RateLimitItem:
+    return parse(limit)
+
+
 class RateLimiter:
     def __init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def check(self, limit: str, *identifiers: str) -> None:
         """Count one hit; over the limit → :class:`TooManyRequests` with ``Retry-After``."""
-        item = parse(limit)
+        item = _parsed(limit)
         if await self._limiter.hit(item, *identifiers):
             return
         stats = await self._limiter.get_window_stats(item, *identifiers)

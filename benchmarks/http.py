@@ -26,13 +26,17 @@ What it measures, and how (docs/performance.md, "HTTP server (issue #3)", shows 
   tickets; on one branch at 1, 8 and 64 in flight, and across 4 branches at 64 in flight
   (connection i issues at branch i mod 4).
 * **Call-next.** On one branch with 64 counters serving A, B, C, each connection works its own
-  counter. Queuehall's counter must be free before it calls again, so each Queuehall connection
-  alternates ``finish`` and ``call-next`` (two requests, two commands per call; only call-next
-  is counted and timed, the finishes still load the server). The baseline finishes the
-  counter's previous ticket inside its call-next statement, so each baseline connection sends
-  call-next only. The branch is topped up through the issue endpoint before each call-next
-  warm-up and again before the measured run, to 1.5 times what the warm-up's pace would
-  consume, so no call finds an empty queue (any 204 is reported as an unexpected reply).
+  counter. A Queuehall counter must be free before it calls again. By default each Queuehall
+  connection sends ``POST .../counters/{n}/next``, which finishes the counter's ticket and calls
+  the next one in one request and one command (``--queuehall-call next``). With
+  ``--queuehall-call finish-call`` (and always for ``--before-root``, whose tree may not have
+  ``next``) it alternates ``finish`` and ``call-next`` instead: two requests, two commands per
+  call; only call-next is counted and timed, the finishes still load the server. The baseline
+  finishes the counter's previous ticket inside its call-next statement, so each baseline
+  connection sends call-next only. The branch is topped up through the issue endpoint before
+  each call-next warm-up and again before the measured run, to 1.5 times what the warm-up's
+  pace would consume, so no call finds an empty queue (any 204, or a ``next`` that called
+  nobody, is reported as an unexpected reply).
 * **Figures.** Throughput is measured requests with the expected status per second of the
   measured run; p50 and p99 are nearest-rank percentiles of their latencies (wrk's send to
   reply parsed). Server CPU per request (the server's user + system time over the measured
@@ -341,7 +345,7 @@ class System:
     name: str
     server: Server
     prefix: str  # API path prefix
-    call_mode: str  # "finish-call" (Queuehall) or "call" (baseline)
+    call_mode: str  # "next" or "finish-call" (Queuehall), "call" (baseline)
     token: str = ""
     pg_dsn: str | None = None  # for commit counts
     waiting: Callable[[str], int] = field(default=lambda branch: 0)
@@ -368,7 +372,15 @@ def queuehall_configure(client: httpx.Client) -> None:
 
 
 @contextlib.contextmanager
-def queuehall(store: str, admin_dsn: str, workdir: Path, app_root: Path) -> Iterator[System]:
+def queuehall(
+    store: str,
+    admin_dsn: str,
+    workdir: Path,
+    app_root: Path,
+    *,
+    call_mode: str = "next",
+    key_suffix: str = "",
+) -> Iterator[System]:
     from app.auth import Role
     from app.bootstrap import create_user
     from app.db.migrate import upgrade_sync
@@ -378,10 +390,12 @@ def queuehall(store: str, admin_dsn: str, workdir: Path, app_root: Path) -> Iter
     with contextlib.ExitStack() as stack:
         pg_dsn = None
         if store == "postgresql":
-            pg_dsn = stack.enter_context(fresh_pg_database(admin_dsn, "queuehall_bench_http"))
+            pg_dsn = stack.enter_context(
+                fresh_pg_database(admin_dsn, f"queuehall_bench_http{key_suffix.replace('-', '_')}")
+            )
             url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         else:
-            path = workdir / "queuehall-bench.db"
+            path = workdir / f"queuehall-bench{key_suffix}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             url = f"sqlite+aiosqlite:///{path}"
@@ -403,10 +417,10 @@ def queuehall(store: str, admin_dsn: str, workdir: Path, app_root: Path) -> Iter
             "PYTHONPATH": str(app_root),
         }
         server = Server(
-            f"Queuehall ({store})",
+            f"Queuehall ({store}{key_suffix})",
             uvicorn_argv("app.main:create_app"),
             env,
-            workdir / f"queuehall-{store}.log",
+            workdir / f"queuehall-{store}{key_suffix}.log",
             cwd=app_root,
         )
         stack.callback(server.stop)
@@ -429,11 +443,11 @@ def queuehall(store: str, admin_dsn: str, workdir: Path, app_root: Path) -> Iter
 
         label = "PostgreSQL" if store == "postgresql" else "SQLite"
         yield System(
-            key=f"queuehall-{store}",
-            name=f"Queuehall, {label}",
+            key=f"queuehall-{store}{key_suffix}",
+            name=f"Queuehall, {label}{' (' + str(app_root) + ')' if key_suffix else ''}",
             server=server,
             prefix="/api/v1",
-            call_mode="finish-call",
+            call_mode=call_mode,
             token=token,
             pg_dsn=pg_dsn,
             waiting=waiting,
@@ -790,12 +804,12 @@ def verdicts(rows: Sequence[Measurement], plan: Plan) -> list[dict[str, Any]]:
 def print_table(rows: Sequence[Measurement], checks: Sequence[dict[str, Any]]) -> None:
     log("")
     log(
-        f"{'system':<20} {'workload':<24} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} "
+        f"{'system':<28} {'workload':<24} {'in flight':>9} {'req/s':>9} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'cpu ms':>6} {'server':>6} {'pg':>5} {'other':>5}"
     )
     for row in rows:
         log(
-            f"{row.system:<20} {row.workload:<24} {row.in_flight:>9} {row.per_second:>9,.0f} "
+            f"{row.system:<28} {row.workload:<24} {row.in_flight:>9} {row.per_second:>9,.0f} "
             f"{row.p50_ms:>8.2f} {row.p99_ms:>8.2f} {row.server_cpu_ms_per_request:>6.2f} "
             f"{row.cpu['server_cores']:>6.2f} "
             f"{row.cpu['postgres_cores']:>5.2f} {row.cpu['other_cores']:>5.2f}"
@@ -881,6 +895,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="serve Queuehall from this source tree instead (to measure a patch on a copy)",
     )
     parser.add_argument(
+        "--queuehall-call",
+        choices=("next", "finish-call"),
+        default="next",
+        help="how a Queuehall connection calls: one 'next' request, or 'finish' then 'call-next'",
+    )
+    parser.add_argument(
+        "--before-root",
+        type=Path,
+        help="also measure Queuehall on PostgreSQL served from this tree (key "
+        "queuehall-postgresql-before, finish then call-next), first, for a before/after in one run",
+    )
+    parser.add_argument(
         "--only",
         choices=("queuehall-postgresql", "queuehall-sqlite", "pg-queue"),
         action="append",
@@ -899,6 +925,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     rows: list[Measurement] = []
     wanted = args.only or ["queuehall-postgresql", "queuehall-sqlite", "pg-queue"]
+    if args.before_root is not None:
+        wanted = ["queuehall-postgresql-before", *wanted]
     # Outside the repository (a clean of the work tree must not pull the SQLite file away); on
     # this machine the same ext4 disk, so SQLite's fsyncs are real.
     with tempfile.TemporaryDirectory(prefix="queuehall-http-") as tmp:
@@ -906,9 +934,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in wanted:
             if key == "pg-queue":
                 context = baseline(args.pg, workdir, args.pool_size)
+            elif key == "queuehall-postgresql-before":
+                context = queuehall(
+                    "postgresql",
+                    args.pg,
+                    workdir,
+                    args.before_root.resolve(),
+                    call_mode="finish-call",
+                    key_suffix="-before",
+                )
             else:
                 context = queuehall(
-                    key.removeprefix("queuehall-"), args.pg, workdir, args.app_root.resolve()
+                    key.removeprefix("queuehall-"),
+                    args.pg,
+                    workdir,
+                    args.app_root.resolve(),
+                    call_mode=args.queuehall_call,
                 )
             with context as system:
                 rows.extend(benchmark(system, plan))
@@ -926,6 +967,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "plan": asdict(plan),
             "baseline_pool_size": args.pool_size,
             "app_root": str(args.app_root),
+            "before_root": str(args.before_root) if args.before_root else None,
+            "queuehall_call": args.queuehall_call,
             "measurements": [asdict(row) for row in rows],
             "verdicts": checks,
             "seconds": round(seconds),

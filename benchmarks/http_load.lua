@@ -14,6 +14,10 @@
 --                       call         per connection: call-next only (measured: call-next,
 --                                    200); the baseline finishes the previous ticket in the
 --                                    same statement
+--                       next         per connection: Queuehall's .../counters/{n}/next only,
+--                                    which finishes the counter's ticket and calls the next
+--                                    in one request (measured: call-next, 200 with a called
+--                                    ticket; a 200 that called nobody is "call-next empty")
 --   BENCH_PREFIX        path prefix ("/api/v1" for Queuehall, "" for the baseline)
 --   BENCH_TOKEN         bearer token, or empty
 --   BENCH_BRANCHES      comma-separated; connection i issues at branch i mod count
@@ -96,6 +100,10 @@ function request()
     local service = services[(sent % #services) + 1]
     path = path_prefix .. "/branches/" .. branch .. "/tickets"
     body = '{"service":"' .. service .. '","priority":"' .. priority_of(sent) .. '"}'
+  elseif mode == "next" then
+    kind, expected = "call-next", 200
+    path = path_prefix .. "/branches/" .. branch .. "/counters/" .. counter .. "/next"
+    body = "{}"
   elseif mode == "finish-call" and next_is_finish then
     kind, expected = "finish", 200
     path = path_prefix .. "/branches/" .. branch .. "/counters/" .. counter .. "/finish"
@@ -116,6 +124,10 @@ end
 function response(status, headers, body)
   local elapsed = now_us() - started
   local tally = kind .. " " .. status
+  if mode == "next" and status == expected and string.find(body or "", '"ticket":null', 1, true) then
+    tally = "call-next empty"
+    status = -1 -- not a call: neither timed nor counted
+  end
   tallies[tally] = (tallies[tally] or 0) + 1
   if status ~= expected and samples[tally] == nil then
     samples[tally] = string.sub(string.gsub(body or "", '[%c"\\]', " "), 1, 300)

@@ -957,6 +957,44 @@ class QueueEngine:
     def counter_state(self, number: int) -> CounterState:
         return self._counter(number).state
 
+    def counter_status(self, number: int) -> CounterStatus:
+        """One counter as :meth:`snapshot` shows it, without building the whole snapshot (a
+        counter's reply needs only its own status)."""
+        c = self._counter(number)
+        return CounterStatus(
+            number=number,
+            name=c.config.display_name,
+            state=c.state,
+            ticket=c.current.to_record() if c.current is not None else None,
+            direct_waiting=len(c.direct),
+            parked=tuple(self._ticket(t).display for t in c.parked),
+            services=c.config.tiers,
+        )
+
+    def finish_and_call_next(
+        self, counter_number: int, *, now: float, outcome: str | None = None
+    ) -> list[Event]:
+        """The clerk's "next" button, one command: finish the counter's current ticket if it
+        holds one (with ``outcome``), then call the next ticket. Returns ``TicketFinished``
+        and/or ``TicketCalled``, ``[]`` when the counter held nothing and nobody waits.
+
+        Everything is checked before anything changes: a counter that is not open refuses
+        (:class:`CounterNotOpen`) even while holding a ticket, and a bad outcome refuses, with
+        the ticket still held. The call cannot fail once the finish is done. Equal to
+        :meth:`finish` then :meth:`call_next` at the same ``now``. The outcome is ignored when
+        there is no ticket to finish."""
+        counter = self._counter(counter_number)
+        if counter.state is not CounterState.OPEN:
+            raise CounterNotOpen(
+                f"Counter {counter_number} is {counter.state.value}; open it to call."
+            )
+        finished = (
+            self.finish(counter_number, now=now, outcome=outcome)
+            if counter.current is not None
+            else []
+        )
+        return finished + self.call_next(counter_number, now=now)
+
     def snapshot(self, now: float) -> BranchSnapshot:
         """What a lobby screen or a dashboard shows, as of ``now`` (no state changes)."""
         services = []

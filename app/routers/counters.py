@@ -1,6 +1,6 @@
-"""Counter commands: open, pause, close, call, recall, start, finish, no-show, transfer, park,
-unpark, return. A clerk of the counter's branch (or a manager or admin) or a paired counter
-device may use them. The same ``Idempotency-Key`` never acts twice."""
+"""Counter commands: open, pause, close, call, recall, start, finish, next (finish and call
+next), no-show, transfer, park, unpark, return. A clerk of the counter's branch (or a manager
+or admin) or a paired counter device may use them. The same ``Idempotency-Key`` never acts twice."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.queue_engine import (
     QueueEngine,
     TicketCalled,
     TicketEvent,
+    TicketFinished,
 )
 from app.schemas import CallTicket, Finish, Transfer, ticket_body
 
@@ -29,8 +30,7 @@ COUNTER_DEVICES = frozenset({DeviceKind.COUNTER})
 
 
 def counter_view(engine: QueueEngine, number: int) -> dict[str, Any]:
-    snapshot = engine.snapshot(engine.last_now)
-    status = next(c for c in snapshot.counters if c.number == number)
+    status = engine.counter_status(number)
     return {
         "number": status.number,
         "name": status.name,
@@ -142,6 +142,52 @@ async def call_next(
         lambda engine, now: engine.call_next(number, now=now),
         idempotency_key,
         reply=call_reply,
+    )
+
+
+def next_reply(engine: QueueEngine, events: list[Event], number: int) -> tuple[int, Any]:
+    """Always 200: ``finished`` is the ticket the counter finished (null when it held none),
+    ``ticket`` the one it called, with the call's reason (null when nobody waits)."""
+    finished = next((e for e in events if isinstance(e, TicketFinished)), None)
+    called = next((e for e in events if isinstance(e, TicketCalled)), None)
+    return 200, {
+        "finished": ticket_body(engine.ticket(finished.ticket_id)) if finished else None,
+        "ticket": (
+            ticket_body(engine.ticket(called.ticket_id), waited_seconds=called.waited_seconds)
+            if called
+            else None
+        ),
+        "reason": called.reason.value if called else None,
+        "explanation": called.explanation if called else None,
+        "explanation_en": called.explanation_en if called else None,
+        "counter": counter_view(engine, number),
+        "events": [e.type for e in events],
+    }
+
+
+@router.post("/next", summary="Finish the current ticket, if any, and call the next one")
+async def finish_and_call_next(
+    branch: str,
+    number: Number,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    body: Finish | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The clerk's "next" button in one request and one command: the finish and the call are
+    decided together and made durable in the same commit. A counter that is not open is
+    refused (409) and keeps its ticket. ``outcome`` is kept on the finished ticket."""
+    outcome = body.outcome if body else None
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "next",
+        lambda engine, now: engine.finish_and_call_next(number, now=now, outcome=outcome),
+        idempotency_key,
+        {"outcome": outcome},
+        reply=lambda engine, events: next_reply(engine, events, number),
     )
 
 

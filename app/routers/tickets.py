@@ -26,6 +26,19 @@ def client_address(request: Request) -> str:
 
 def customer_view(runtime: HallRuntime, ticket_id: int) -> dict[str, Any]:
     engine = runtime.engine
+    return ticket_view(
+        runtime,
+        ticket_id,
+        ahead=engine.position(ticket_id),
+        eta_minutes=engine.estimate_wait_minutes(ticket_id),
+    )
+
+
+def ticket_view(
+    runtime: HallRuntime, ticket_id: int, *, ahead: int | None, eta_minutes: int | None
+) -> dict[str, Any]:
+    """The customer's view of a ticket, with its position and estimate already known."""
+    engine = runtime.engine
     record = engine.ticket(ticket_id)
     counter_name = None
     if record.counter is not None:
@@ -39,8 +52,8 @@ def customer_view(runtime: HallRuntime, ticket_id: int) -> dict[str, Any]:
         service_name=service.name,
         service_name_en=service.name_en,
         counter_name=counter_name,
-        ahead=engine.position(ticket_id),
-        eta_minutes=engine.estimate_wait_minutes(ticket_id),
+        ahead=ahead,
+        eta_minutes=eta_minutes,
     )
 
 
@@ -70,8 +83,10 @@ async def issue_ticket(
     def reply(engine: QueueEngine, events: list[Event]) -> tuple[int, Any]:
         issued = events[0]
         assert isinstance(issued, TicketIssued)
-        view = customer_view(runtime, issued.ticket_id)
-        view.update(ahead=issued.ahead, eta_minutes=issued.eta_minutes)
+        # The event already carries the position and estimate at issue: no second computation.
+        view = ticket_view(
+            runtime, issued.ticket_id, ahead=issued.ahead, eta_minutes=issued.eta_minutes
+        )
         view["token"] = runtime.tokens[issued.ticket_id]
         return 201, view
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,12 +29,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import limits.aio.storage.memory
+import limits.aio.strategies
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import app.ratelimit
 from app import auth
 from app.auth import Role
 from app.bootstrap import create_user
@@ -76,6 +80,27 @@ def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(auth, "_hasher", quick)
     monkeypatch.setattr(auth, "_DUMMY_HASH", quick.hash("queuehall-no-such-user"))
+
+
+class PinnedWallClock:
+    """Stands in for the ``time`` module where rate limiting reads the wall clock."""
+
+    def __init__(self) -> None:
+        # 30 s into a minute (and into an hour): every window of the tests' limits is whole.
+        self.now = (time.time() // 3600) * 3600 + 1830.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_in_the_middle_of_their_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sliding window counter weighs the previous fixed window by how much of it is left,
+    rounded down: a burst that straddles a window's end may get one hit more than the limit.
+    Tests assert exact counts, so the limiter's clock stands still mid-window."""
+    clock = PinnedWallClock()
+    for module in (limits.aio.storage.memory, limits.aio.strategies, app.ratelimit):
+        monkeypatch.setattr(module, "time", clock)
 
 
 @dataclass

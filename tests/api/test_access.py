@@ -89,6 +89,7 @@ BRANCH_ROUTES: tuple[Route, ...] = (
     counter_command("recall"),
     counter_command("start"),
     counter_command("finish", {"outcome": "办结"}),
+    counter_command("next", {"outcome": "办结"}),
     counter_command("no-show"),
     counter_command("transfer", {"service": "B"}),
     counter_command("park"),

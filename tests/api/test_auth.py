@@ -9,7 +9,17 @@ from typing import Any
 import jwt
 import pytest
 
-from app.auth import AUDIENCE, Role, login_delay
+from app import deps
+from app.auth import (
+    AUDIENCE,
+    InvalidToken,
+    Role,
+    decode_token,
+    issue_token,
+    login_delay,
+    staff_claims,
+)
+from app.deps import VerifiedTokens
 
 from .conftest import SECRET, Api, Headers, assert_error, make_branch, password_of
 
@@ -247,3 +257,96 @@ async def test_a_missing_or_malformed_authorization_header_is_refused(api: Api) 
     ):
         response = await api.get("/branches/b1/queue", headers)
         assert_error(response, 401, "NotAuthenticated")
+
+
+# --------------------------------------------------------------------------------------------
+# The verified-token cache
+
+
+class CountingDecoder:
+    """``decode_token`` that counts its calls, and can be told to refuse what it sees."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.refuse = False
+
+    def __call__(self, secret: str, token: str) -> dict[str, Any]:
+        self.calls += 1
+        if self.refuse:
+            raise InvalidToken("expired")
+        return decode_token(secret, token)
+
+
+def staff_token(lifetime: float = 3600) -> str:
+    return issue_token(SECRET, staff_claims(7, "clerk", "b1", 1), lifetime)
+
+
+def test_a_token_is_verified_once_then_trusted_until_its_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoder = CountingDecoder()
+    monkeypatch.setattr(deps, "decode_token", decoder)
+    now = time.time()
+    tokens = VerifiedTokens(clock=lambda: now)
+    token = staff_token(lifetime=60)
+    assert tokens.claims(SECRET, token)["sub"] == "7"
+    assert tokens.claims(SECRET, token)["sub"] == "7"
+    assert decoder.calls == 1
+    now += 61  # past exp: verified again, and the verifier now says expired
+    decoder.refuse = True
+    with pytest.raises(InvalidToken):
+        tokens.claims(SECRET, token)
+    assert decoder.calls == 2
+    assert len(tokens) == 0
+
+
+def test_a_token_is_trusted_only_for_the_key_it_was_verified_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deps, "decode_token", CountingDecoder())
+    tokens = VerifiedTokens()
+    token = staff_token()
+    tokens.claims(SECRET, token)
+    monkeypatch.setattr(deps, "decode_token", decode_token)
+    with pytest.raises(InvalidToken):
+        tokens.claims(ANOTHER_KEY, token)
+
+
+def test_the_cache_forgets_the_least_recently_used_token_beyond_its_capacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoder = CountingDecoder()
+    monkeypatch.setattr(deps, "decode_token", decoder)
+    tokens = VerifiedTokens(capacity=2)
+    first, second, third = staff_token(), staff_token(), staff_token()
+    tokens.claims(SECRET, first)
+    tokens.claims(SECRET, second)
+    tokens.claims(SECRET, first)  # now second is the least recently used
+    tokens.claims(SECRET, third)
+    assert len(tokens) == 2
+    assert decoder.calls == 3
+    tokens.claims(SECRET, first)
+    assert decoder.calls == 3
+    tokens.claims(SECRET, second)
+    assert decoder.calls == 4
+
+
+def test_a_refused_token_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = CountingDecoder()
+    decoder.refuse = True
+    monkeypatch.setattr(deps, "decode_token", decoder)
+    tokens = VerifiedTokens()
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            tokens.claims(SECRET, staff_token())
+    assert decoder.calls == 2
+    assert len(tokens) == 0
+
+
+async def test_a_token_seen_before_is_refused_at_once_when_its_user_is_disabled(api: Api) -> None:
+    admin, clerk = await admin_and_clerk(api)
+    for _ in range(2):
+        assert await can_read_the_queue(api, clerk)
+    user = await clerk_id(api, admin)
+    await api.put(f"/branches/b1/staff/{user}", admin, json={"active": False})
+    assert not await can_read_the_queue(api, clerk)

@@ -96,3 +96,60 @@ async def test_concurrent_calls_never_call_a_ticket_twice_or_give_a_counter_two(
     assert queue["waiting"] == 0
     assert all(c["ticket"] is None for c in queue["counters"])
     assert len({n for loop in loops for n in loop}) == TICKETS
+
+
+async def press_next_until_nobody_waits(api: Api, clerk: Headers, number: int) -> list[str]:
+    """One clerk pressing "next" at a counter (finish and call in one request) while another
+    clerk presses it at the same counter. Returns the tickets this clerk called."""
+    called: list[str] = []
+    while True:
+        response = await api.counter(clerk, number, "next")
+        assert response.status_code == 200, response.text
+        ticket = response.json()["ticket"]
+        if ticket is None:
+            return called
+        called.append(ticket["number"])
+
+
+async def test_concurrent_next_presses_finish_and_call_every_ticket_exactly_once(
+    migrated: str,
+) -> None:
+    async with running_app(migrated, Clock(step=0.001)) as api:
+        admin = await api.user("root", Role.ADMIN, None)
+        await make_branch(api, admin)
+        for number in COUNTERS[2:]:
+            await api.post(
+                "/branches/b1/counters", admin, json={"number": number, "tiers": [["A", "B"]]}
+            )
+        clerk = await api.user("clerk", Role.CLERK, "b1")
+        issued = await asyncio.gather(
+            *(api.issue(clerk, service="AB"[i % 2]) for i in range(TICKETS))
+        )
+        for number in COUNTERS:
+            await api.counter(clerk, number, "open")
+        loops = await asyncio.gather(
+            *(
+                press_next_until_nobody_waits(api, clerk, number)
+                for number in COUNTERS
+                for _ in range(CLERKS_PER_COUNTER)
+            )
+        )
+        events = await all_events(api, admin)
+        queue = (await api.get("/branches/b1/queue", admin)).json()
+
+    called = [number for loop in loops for number in loop]
+    assert sorted(called) == sorted(t["number"] for t in issued)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    types = Counter(e["type"] for e in events)
+    assert types["ticket_issued"] == types["ticket_called"] == types["ticket_finished"] == TICKETS
+    holding: dict[int, int | None] = defaultdict(lambda: None)
+    for event in events:
+        counter = event["data"].get("counter")
+        if event["type"] == "ticket_called":
+            assert holding[counter] is None, f"counter {counter} called while holding a ticket"
+            holding[counter] = event["data"]["ticket_id"]
+        elif event["type"] == "ticket_finished":
+            assert holding[counter] == event["data"]["ticket_id"]
+            holding[counter] = None
+    assert queue["waiting"] == 0
+    assert all(c["ticket"] is None for c in queue["counters"])

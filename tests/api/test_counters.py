@@ -224,6 +224,7 @@ async def test_an_unknown_counter_is_404_for_every_command(api: Api) -> None:
         "recall",
         "start",
         "finish",
+        "next",
         "no-show",
         "transfer",
         "park",
@@ -243,3 +244,86 @@ async def test_a_finish_outcome_is_bounded_text(api: Api) -> None:
         assert response.status_code == 422, (body, response.text)
         assert_error(response, 422, "Invalid")
     assert (await api.counter(clerk, 1, "finish", json={"outcome": "x" * 200})).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------
+# Finish and call next in one request
+
+
+async def test_next_finishes_the_current_ticket_and_calls_the_following_one(api: Api) -> None:
+    clerk = await open_hall(api, "A", "A")
+    first = await api.counter(clerk, 1, "next")
+    assert first.status_code == 200, first.text
+    assert first.json()["finished"] is None
+    assert first.json()["ticket"]["number"] == "A001"
+    assert first.json()["reason"] == "tier"
+    assert first.json()["explanation"]
+    assert first.json()["explanation_en"]
+    assert first.json()["events"] == ["ticket_called"]
+    runtime = api.app.state.services.halls.get("b1")
+    commits = runtime.commits
+    second = await api.counter(clerk, 1, "next", json={"outcome": "办结"})
+    assert second.status_code == 200, second.text
+    assert runtime.commits == commits + 1  # one command, one commit
+    body = second.json()
+    assert body["events"] == ["ticket_finished", "ticket_called"]
+    assert (body["finished"]["number"], body["finished"]["state"]) == ("A001", "finished")
+    assert (body["ticket"]["number"], body["ticket"]["state"]) == ("A002", "called")
+    assert body["counter"]["ticket"]["number"] == "A002"
+    last = (await api.counter(clerk, 1, "next")).json()
+    assert (last["finished"]["number"], last["ticket"], last["reason"]) == ("A002", None, None)
+    assert last["counter"]["ticket"] is None
+    idle = await api.counter(clerk, 1, "next")
+    assert idle.status_code == 200
+    assert (idle.json()["finished"], idle.json()["ticket"], idle.json()["events"]) == (
+        None,
+        None,
+        [],
+    )
+
+
+async def test_next_writes_the_same_events_as_finish_then_call_next(api: Api) -> None:
+    clerk = await open_hall(api, "A", "A", "A")
+    await api.counter(clerk, 1, "next")
+    await api.counter(clerk, 1, "next", json={"outcome": "办结"})
+    events = (await api.get("/branches/b1/events?limit=100", clerk)).json()["events"]
+    finished, called = events[-2:]
+    assert (finished["type"], called["type"]) == ("ticket_finished", "ticket_called")
+    assert called["seq"] == finished["seq"] + 1
+    assert finished["data"]["outcome"] == "办结"
+    assert (finished["data"]["number"], called["data"]["number"]) == ("A001", "A002")
+    queue = (await api.get("/branches/b1/queue", clerk)).json()
+    assert queue["waiting"] == 1
+
+
+async def test_next_at_a_counter_that_is_not_open_is_refused_and_keeps_the_ticket(
+    api: Api,
+) -> None:
+    clerk = await open_hall(api, "A", "A")
+    await api.counter(clerk, 1, "call-next")
+    await api.counter(clerk, 1, "pause")
+    refused = await api.counter(clerk, 1, "next")
+    assert_error(refused, 409, "CounterNotOpen")
+    assert refused.json()["detail"] == "Counter 1 is paused; open it to call."
+    counter = (await api.get("/branches/b1/queue", clerk)).json()["counters"][0]
+    assert (counter["number"], counter["ticket"]["number"]) == (1, "A001")
+    assert counter["ticket"]["state"] == "called"
+    closed = await api.counter(clerk, 2, "next")
+    assert_error(closed, 409, "CounterNotOpen")
+    assert closed.json()["detail"] == "Counter 2 is closed; open it to call."
+
+
+async def test_next_takes_the_same_bounded_outcome_as_finish(api: Api) -> None:
+    clerk = await open_hall(api, "A", "A")
+    await api.counter(clerk, 1, "call-next")
+    for body in ({"outcome": "x" * 201}, {"outcome": "nul\x00"}, {"result": "done"}, ["x"]):
+        response = await api.counter(clerk, 1, "next", json=body)
+        assert_error(response, 422, "Invalid")
+    assert (await api.get("/branches/b1/queue", clerk)).json()["waiting"] == 1
+    done = await api.counter(clerk, 1, "next", json={"outcome": "x" * 200})
+    assert done.json()["finished"]["number"] == "A001"
+
+
+async def test_next_at_an_unknown_branch_is_404(api: Api) -> None:
+    admin = await api.user("root", Role.ADMIN, None)
+    assert_error(await api.counter(admin, 1, "next", branch="nowhere"), 404)

@@ -3,10 +3,12 @@ the store stops answering (503, nothing changed)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from app import deps
 from app.auth import Role
 from app.db.session import create_engine
 from app.db.store import Batch, Store
@@ -61,6 +63,39 @@ async def test_metrics_show_waiting_tickets_per_branch_and_service(api: Api) -> 
     request_counts = [line for line in lines if line.startswith("queuehall_request_seconds_count{")]
     assert any('/branches/{branch}/tickets"' in line for line in request_counts)
     assert not any("/b1/" in line for line in request_counts)  # labelled by route, not by URL
+
+
+def request_count(metrics: str, method: str, route: str, status: int) -> float:
+    labels = f'method="{method}",route="{route}",status="{status}"'
+    for line in metrics.splitlines():
+        if line.startswith("queuehall_request_seconds_count{") and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_every_request_is_counted_with_its_route_and_status(api: Api) -> None:
+    admin = await api.user("root", Role.ADMIN, None)
+    await make_branch(api, admin)
+    route = "/branches/{branch}/tickets"  # the template, as the router declares it
+    before = (await api.client.get("/metrics")).text
+    await api.issue(admin)
+    refused = await api.post("/branches/b1/tickets", admin, json={"service": "a"})
+    assert refused.status_code == 422
+    assert (await api.client.get("/nowhere")).status_code == 404
+    after = (await api.client.get("/metrics")).text
+    for method, path, status in (
+        ("POST", route, 201),
+        ("POST", route, 422),
+        ("GET", "unmatched", 404),
+    ):
+        assert request_count(after, method, path, status) == (
+            request_count(before, method, path, status) + 1
+        ), (method, path, status)
+
+
+def test_the_services_dependency_runs_on_the_event_loop() -> None:
+    """A plain function dependency would cost a thread-pool hop on every request."""
+    assert inspect.iscoroutinefunction(deps.get_services)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,3 +178,42 @@ async def test_a_command_the_store_cannot_keep_answers_503_and_changes_nothing(
     assert queue["counters"][0]["state"] == "open"
     assert queue["seq"] == 1
     assert (await api.issue(admin))["number"] == "A001"
+
+
+async def kill_the_writers_connection(store: Store) -> None:
+    """Close the pooled connection the branch writer uses, behind the pool's back (as when the
+    database restarts): the pool still believes it alive."""
+    engine = store.writer or store.engine
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        if hasattr(driver, "terminate"):  # asyncpg
+            driver.terminate()
+        else:  # aiosqlite
+            await driver.close()
+
+
+async def test_a_lost_store_connection_fails_one_command_at_most_then_the_store_answers(
+    api: Api,
+) -> None:
+    admin = await api.user("root", Role.ADMIN, None)
+    await make_branch(api, admin)
+    await api.issue(admin)
+    await kill_the_writers_connection(api.app.state.services.store)
+    first = await api.post("/branches/b1/tickets", admin, json={"service": "A"})
+    assert first.status_code in (201, 503), first.text
+    second = await api.post("/branches/b1/tickets", admin, json={"service": "A"})
+    assert second.status_code == 201, second.text
+    queue = (await api.get("/branches/b1/queue", admin)).json()
+    assert queue["waiting"] == (3 if first.status_code == 201 else 2)
+
+
+async def test_the_branch_writers_skip_the_pool_pre_ping_on_postgresql(api: Api) -> None:
+    store: Store = api.app.state.services.store
+    if api.settings.database_url.startswith("sqlite"):
+        assert store.writer is None  # SQLite's pool has no pre-ping: the one engine writes
+    else:
+        assert store.writer is not None
+        assert store.writer is not store.engine
+        assert store.writer.pool._pre_ping is False  # type: ignore[attr-defined]
+        assert store.engine.pool._pre_ping is True  # type: ignore[attr-defined]

@@ -154,3 +154,31 @@ async def test_concurrent_calls_with_one_key_call_one_ticket(api: Api) -> None:
     assert (await event_types(api, clerk)).count("ticket_called") == 1
     queue = (await api.get("/branches/b1/queue", clerk)).json()
     assert queue["waiting"] == 2
+
+
+async def test_a_retried_next_finishes_and_calls_once_and_answers_the_same(api: Api) -> None:
+    clerk = await clerk_of_b1(api)
+    for _ in range(3):
+        await api.issue(clerk)
+    await api.counter(clerk, 1, "open")
+    await api.counter(clerk, 1, "next")
+    body = {"outcome": "办结"}
+    first = await api.counter(keyed(clerk, "next-2"), 1, "next", json=body)
+    again = await api.counter(keyed(clerk, "next-2"), 1, "next", json=body)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert (first.json()["finished"]["number"], first.json()["ticket"]["number"]) == (
+        "A001",
+        "A002",
+    )
+    other = await api.counter(keyed(clerk, "next-2"), 1, "next", json={"outcome": "其他"})
+    assert_error(other, 422, "IdempotencyMismatch")
+    assert_error(await api.counter(keyed(clerk, "next-2"), 1, "finish", json=body), 422)
+    assert await event_types(api, clerk) == [
+        *["ticket_issued"] * 3,
+        "counter_state_changed",
+        "ticket_called",
+        "ticket_finished",
+        "ticket_called",
+    ]
+    assert (await api.get("/branches/b1/queue", clerk)).json()["waiting"] == 1

@@ -51,8 +51,8 @@ async def test_the_customer_sees_the_ticket_by_its_token_without_signing_in(api:
 async def test_another_customers_ticket_cannot_be_found_by_guessing(api: Api) -> None:
     clerk = await clerk_of_b1(api)
     mine = await api.issue(clerk)
-    last = mine["token"][-1]
-    one_off = mine["token"][:-1] + ("y" if last == "x" else "x")  # never the token itself
+    token = mine["token"]
+    one_off = token[:-1] + ("y" if token.endswith("x") else "x")  # never the token itself
     for guess in (secrets.token_urlsafe(24), one_off, "A001" * 4):
         assert_error(await api.get(f"/tickets/{guess}"), 404, "NotFound")
         assert_error(await api.delete(f"/tickets/{guess}"), 404, "NotFound")
@@ -153,3 +153,19 @@ async def test_a_ticket_with_any_bad_field_is_refused_422_and_nothing_is_issued(
         assert_error(response, 422, "Invalid")
     assert (await api.get("/branches/b1/queue", clerk)).json()["waiting"] == 0
     assert (await api.issue(clerk))["number"] == "A001"
+
+
+async def test_the_issue_reply_shows_the_place_and_estimate_a_look_up_shows(api: Api) -> None:
+    clerk = await clerk_of_b1(api)
+    await api.counter(clerk, 1, "open")
+    await api.counter(clerk, 2, "open")
+    for _ in range(2):
+        await api.issue(clerk)
+    await api.counter(clerk, 1, "call-next")
+    issued = [await api.issue(clerk) for _ in range(3)]
+    assert [t["ahead"] for t in issued] == [1, 2, 3]
+    assert all(t["eta_minutes"] is not None for t in issued)
+    assert issued[-1]["eta_minutes"] > 0
+    for ticket in issued:
+        seen = (await api.get(f"/tickets/{ticket['token']}")).json()
+        assert (seen["ahead"], seen["eta_minutes"]) == (ticket["ahead"], ticket["eta_minutes"])

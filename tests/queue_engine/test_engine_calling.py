@@ -6,7 +6,9 @@ from app.queue_engine import (
     CallReason,
     CounterBusy,
     CounterNotOpen,
+    InvalidCommand,
     ServiceNotServedHere,
+    TicketState,
     UnknownCounter,
 )
 
@@ -228,3 +230,81 @@ def test_an_appointment_is_called_before_walk_ins_who_arrived_after_its_head_sta
         ("A003", CallReason.APPOINTMENT),
         ("A002", CallReason.TIER),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Finish and call next, one command
+
+
+def test_next_finishes_the_held_ticket_and_calls_the_following_one() -> None:
+    engine = make_engine(open_counters=(1,))
+    first = issue(engine, "A", at=T0)
+    second = issue(engine, "A", at=T0 + 1)
+    engine.call_next(1, now=T0 + 2)
+    events = engine.finish_and_call_next(1, now=T0 + 60, outcome="办结")
+    assert [e.type for e in events] == ["ticket_finished", "ticket_called"]
+    assert engine.ticket(first).state == TicketState.FINISHED
+    assert engine.ticket(first).outcome == "办结"
+    assert engine.ticket(second).state == TicketState.CALLED
+    assert engine.counter_status(1).ticket == engine.ticket(second)
+    assert events[0].at < events[1].at
+
+
+def test_next_is_finish_then_call_next_at_the_same_time() -> None:
+    engine = make_engine(open_counters=(1, 2))
+    for i in range(6):
+        issue(engine, "AB"[i % 2], "care" if i == 4 else "normal", at=T0 + i)
+    engine.call_next(1, now=T0 + 10)
+    engine.start_serving(1, now=T0 + 20)
+    apart = engine.copy()
+    together = engine.finish_and_call_next(1, now=T0 + 300)
+    separately = apart.finish(1, now=T0 + 300) + apart.call_next(1, now=T0 + 300)
+    assert together == separately
+    assert engine.records() == apart.records()
+
+
+def test_next_at_an_idle_counter_only_calls() -> None:
+    engine = make_engine(open_counters=(1,))
+    ticket = issue(engine, "A", at=T0)
+    events = engine.finish_and_call_next(1, now=T0 + 1)
+    assert [e.type for e in events] == ["ticket_called"]
+    assert engine.ticket(ticket).state == TicketState.CALLED
+
+
+def test_next_with_nobody_waiting_only_finishes_or_does_nothing() -> None:
+    engine = make_engine(open_counters=(1,))
+    ticket = issue(engine, "A", at=T0)
+    engine.call_next(1, now=T0 + 1)
+    events = engine.finish_and_call_next(1, now=T0 + 60)
+    assert [e.type for e in events] == ["ticket_finished"]
+    assert engine.ticket(ticket).state == TicketState.FINISHED
+    assert engine.counter_status(1).ticket is None
+    before = engine.records()
+    assert engine.finish_and_call_next(1, now=T0 + 70, outcome="ignored") == []
+    assert engine.records() == before
+
+
+def test_next_at_a_paused_counter_refuses_and_keeps_the_held_ticket() -> None:
+    engine = make_engine(open_counters=(1,))
+    ticket = issue(engine, "A", at=T0)
+    issue(engine, "A", at=T0 + 1)
+    engine.call_next(1, now=T0 + 2)
+    engine.pause_counter(1, now=T0 + 3)
+    before = engine.records()
+    with pytest.raises(CounterNotOpen, match="Counter 1 is paused"):
+        engine.finish_and_call_next(1, now=T0 + 60)
+    assert engine.records() == before
+    assert engine.ticket(ticket).state == TicketState.CALLED
+
+
+def test_next_with_a_bad_outcome_or_at_an_unknown_counter_changes_nothing() -> None:
+    engine = make_engine(open_counters=(1,))
+    issue(engine, "A", at=T0)
+    issue(engine, "A", at=T0 + 1)
+    engine.call_next(1, now=T0 + 2)
+    before = engine.records()
+    with pytest.raises(InvalidCommand):
+        engine.finish_and_call_next(1, now=T0 + 60, outcome="x" * 10_000)
+    with pytest.raises(UnknownCounter):
+        engine.finish_and_call_next(9, now=T0 + 60)
+    assert engine.records() == before

@@ -9,6 +9,7 @@ from app.queue_engine import (
     QueueEngine,
     ServiceTimeEstimate,
     TicketState,
+    UnknownCounter,
     UnknownTicket,
 )
 
@@ -299,3 +300,26 @@ def test_reconfiguring_refuses_to_drop_a_counter_holding_a_ticket() -> None:
     engine.call_next(2, now=T0 + 1)
     with pytest.raises(InvalidCommand, match="still holds"):
         engine.reconfigured(make_config(counters=(make_counter(1, (("A",),)),)))
+
+
+def test_a_counter_status_is_what_the_snapshot_shows_for_that_counter() -> None:
+    engine = make_engine(open_counters=(1, 2))
+    for i in range(4):
+        issue(engine, "A" if i % 2 else "B", at=T0 + i)
+    engine.call_next(1, now=T0 + 10)
+    engine.park(1, now=T0 + 11)
+    engine.call_next(1, now=T0 + 12)
+    engine.call_next(2, now=T0 + 13)
+    engine.transfer(2, now=T0 + 14, counter=1)
+    snapshot = engine.snapshot(T0 + 15)
+    assert [engine.counter_status(c.number) for c in snapshot.counters] == list(snapshot.counters)
+    first = engine.counter_status(1)
+    assert first.ticket is not None
+    assert len(first.parked) == 1
+    assert first.direct_waiting == 1
+
+
+def test_the_status_of_an_unknown_counter_is_refused() -> None:
+    engine = make_engine()
+    with pytest.raises(UnknownCounter):
+        engine.counter_status(9)
