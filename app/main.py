@@ -22,7 +22,7 @@ from app.deps import CredentialCache, Services
 from app.hall import Halls
 from app.metrics import observe_request
 from app.ratelimit import RateLimiter
-from app.routers import auth, branches, counters, devices, health, queue, tickets
+from app.routers import auth, branches, counters, devices, health, queue, screens, tickets
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -155,8 +155,9 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for router in (health.router,):
+    for router in (health.router, screens.router):
         app.include_router(router)
+    app.mount(screens.STATIC_PREFIX, screens.static_files(), name="screens-static")
     for router in (
         auth.router,
         branches.router,

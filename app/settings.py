@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Group commit: at most this many commands share one transaction.
     max_batch: int = 512
     log_level: str = "info"
+    # The address phones reach this server by (printed in ticket QR codes), e.g.
+    # https://queue.example.cn. Empty: the address the kiosk itself used.
+    public_url: str = ""
 
 
 @lru_cache(maxsize=1)
