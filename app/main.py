@@ -22,7 +22,8 @@ from app.deps import CredentialCache, Services
 from app.hall import Halls
 from app.metrics import observe_request
 from app.ratelimit import RateLimiter
-from app.routers import auth, branches, counters, devices, health, queue, screens, tickets
+from app.realtime import Hub
+from app.routers import auth, branches, counters, devices, health, queue, screens, tickets, ws
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -121,9 +122,13 @@ def create_app(
             limiter=RateLimiter(),
             credentials=CredentialCache(store),
         )
+        services = app.state.services
+        app.state.realtime = hub = Hub(settings, store, bus, halls, services.secret)
+        await hub.start()
         try:
             yield
         finally:
+            await hub.stop()
             await halls.stop()
             await engine.dispose()
 
@@ -155,7 +160,7 @@ def create_app(
         return response
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for router in (health.router, screens.router):
+    for router in (health.router, ws.router, screens.router):
         app.include_router(router)
     app.mount(screens.STATIC_PREFIX, screens.static_files(), name="screens-static")
     for router in (

@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     # The address phones reach this server by (printed in ticket QR codes), e.g.
     # https://queue.example.cn. Empty: the address the kiosk itself used.
     public_url: str = ""
+    # WebSockets (/ws/...): see .env.example.
+    ws_hello_timeout_seconds: float = 10.0
+    ws_ping_seconds: float = 25.0
+    ws_silence_seconds: float = 60.0
+    ws_max_message_bytes: int = 64 * 1024
+    ws_max_replay: int = 10_000
+    ws_outbound_queue: int = 4096
+    ws_check_seconds: float = 1.0
+    ws_credential_check_seconds: float = 2.0
+    ws_ticket_update_seconds: float = 1.0
 
 
 @lru_cache(maxsize=1)
