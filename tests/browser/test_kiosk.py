@@ -57,6 +57,12 @@ def test_the_kiosk_issues_a_ticket_and_prints_a_qr_code_of_its_page(page: Page, 
     png = printed.screenshot(path=str(ARTIFACTS / "kiosk-printed-ticket.png"))
     assert qr_texts(png) == [f"{server.url}/t/{token}"]
 
+    # The phone that scans it opens the live ticket page.
+    phone = page.context.new_page()
+    phone.goto(qr_texts(png)[0])
+    expect(phone.locator("#number")).to_have_text("A002")
+    expect(phone.locator("#detail")).to_contain_text("您前面还有 1 人")
+
 
 def test_a_care_ticket_on_a_58_mm_printer(page: Page, hall: Hall) -> None:
     hall.server.issue(hall.admin, "A")

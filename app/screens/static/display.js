@@ -31,7 +31,7 @@ const tr = translator({
     counter: "窗口",
     waiting: "等候 <strong>{n}</strong> 人",
     no_call: "欢迎光临",
-    enable_sound: "🔇 点击此处开启语音播报",
+    enable_sound: "点击此处开启语音播报",
     notice: "请留意屏幕和语音叫号，过号请到服务台重新登记。请保管好随身物品。",
     pair_title: "配对叫号大屏",
     pair_help: "请管理员在后台添加大屏设备，并输入配对码。",
@@ -47,7 +47,7 @@ const tr = translator({
     counter: "Counter",
     waiting: "<strong>{n}</strong> waiting",
     no_call: "Welcome",
-    enable_sound: "🔇 Click here to turn the voice on",
+    enable_sound: "Click here to turn the voice on",
     notice: "Please watch the screen and listen for your number. Keep your belongings with you.",
     pair_title: "Pair this display",
     pair_help: "A manager adds this display as a device and types its pairing code here.",
@@ -213,7 +213,8 @@ function render() {
   $("recall-tag").hidden = !latest?.recall;
   const sentence = $("latest-sentence");
   if (latest) {
-    sentence.innerHTML = '请 <span class="num"></span> 号 到 <span class="ctr"></span>';
+    sentence.innerHTML =
+      '<span class="line">请 <span class="num"></span> 号</span> <span class="line">到 <span class="ctr"></span></span>';
     sentence.querySelector(".num").textContent = latest.number;
     sentence.querySelector(".ctr").textContent = counterLabel(latest);
     sentence.dataset.sentence = chineseSentence(latest);
@@ -348,6 +349,7 @@ const socket = new Realtime(`/ws/branches/${branch}/display`, {
   beforeConnect: refresh,
   onMessage,
   onState: (state) => {
+    document.body.dataset.connection = state;
     $("offline").hidden = state === "online";
     document.body.classList.toggle("offline", state !== "online");
   },

@@ -11,11 +11,12 @@ import {
 const tr = translator({
   zh: {
     offline: "网络中断 — 正在重新连接…",
-    enable_sound: "🔔 开启叫号提醒音",
-    sound_on: "🔔 提醒音已开启",
+    enable_sound: "开启叫号提醒音",
+    sound_on: "提醒音已开启",
     waiting: "排队中",
     ahead: "您前面还有 {n} 人",
     eta: "预计等候约 {n} 分钟",
+    eta_unknown: "暂无开放的窗口，等候时间待定",
     almost: "快到您了，请留意叫号",
     called: "轮到您了：请到 {counter}",
     recalled: "再次呼叫：请尽快到 {counter}",
@@ -36,11 +37,12 @@ const tr = translator({
   },
   en: {
     offline: "Offline — reconnecting…",
-    enable_sound: "🔔 Turn on the call alert",
-    sound_on: "🔔 Call alert is on",
+    enable_sound: "Turn on the call alert",
+    sound_on: "Call alert is on",
     waiting: "Waiting",
     ahead: "{n} people ahead of you",
     eta: "about {n} min",
+    eta_unknown: "No counter is open yet; the wait is not known",
     almost: "Almost your turn: please listen for your number",
     called: "It is your turn: please go to {counter}",
     recalled: "Calling again: please go to {counter} now",
@@ -100,6 +102,8 @@ function render() {
       if (view.ahead !== null && view.ahead !== undefined) lines.push(tr("ahead", { n: view.ahead }));
       if (view.eta_minutes !== null && view.eta_minutes !== undefined) {
         lines.push(tr("eta", { n: view.eta_minutes }));
+      } else {
+        lines.push(tr("eta_unknown"));
       }
       for (const line of lines) {
         const div = document.createElement("div");
@@ -191,6 +195,7 @@ const socket = new Realtime(`/ws/tickets/${encodeURIComponent(token)}`, {
     if (data && data.state) show(data);
   },
   onState: (state) => {
+    document.body.dataset.connection = state;
     $("offline").hidden = state === "online";
   },
   onRefused: () => undefined,
