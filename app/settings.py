@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     ws_check_seconds: float = 1.0
     ws_credential_check_seconds: float = 2.0
     ws_ticket_update_seconds: float = 1.0
+    ws_status_seconds: float = 1.0
 
 
 @lru_cache(maxsize=1)

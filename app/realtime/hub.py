@@ -212,6 +212,10 @@ class Connection:
                     self._waiting_for_room = False
                     self._room.set()
                 await send(frame)
+                if not outbound.empty():
+                    # Let the other writers send their first frame (a call) before this one
+                    # sends its second (a status): every screen hears of a call first.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away; the reader sees the disconnect
@@ -244,6 +248,8 @@ class BranchFeed:
         self.last_seq = 0
         self.day_start_seq = 0
         self._status: dict[str, Any] | None = None
+        self._status_timer: asyncio.TimerHandle | None = None
+        self._last_status = float("-inf")
         self._ticket_pass: asyncio.TimerHandle | None = None
         self._last_ticket_pass = float("-inf")
         self._stack = AsyncExitStack()
@@ -259,8 +265,9 @@ class BranchFeed:
         self._task = asyncio.create_task(self._run(), name=f"feed-{self.branch_id}")
 
     async def stop(self) -> None:
-        if self._ticket_pass is not None:
-            self._ticket_pass.cancel()
+        for timer in (self._ticket_pass, self._status_timer):
+            if timer is not None:
+                timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -386,18 +393,36 @@ class BranchFeed:
             if ticket_id is not None and ticket_id in self.tickets:
                 causes[ticket_id] = kind
         if staff or public:
-            self._send_status(staff + public)
+            self._status_due()
         if self.tickets:
             self._tell_tickets(causes, positions=True)
 
-    def _send_status(self, connections: Iterable[Connection]) -> None:
+    def _status_due(self) -> None:
+        """Send ``queue_status`` now if the last one is old enough, else once it is: at most
+        one per ``ws_status_seconds``, and never ahead of the events that changed it."""
+        if self._status_timer is not None:
+            return
+        interval = self.hub.settings.ws_status_seconds
+        delay = self._last_status + interval - time.monotonic()
+        if delay <= 0:
+            self._send_status()
+        else:
+            loop = asyncio.get_running_loop()
+            self._status_timer = loop.call_later(delay, self._send_status_later)
+
+    def _send_status_later(self) -> None:
+        self._status_timer = None
+        self._send_status()
+
+    def _send_status(self) -> None:
+        self._last_status = time.monotonic()
         snapshot = self.runtime.engine.snapshot(self.runtime.clock())
         status = views.queue_status(snapshot)
         if status == self._status:
             return
         self._status = status
         frame = encode(self.last_seq, MessageType.QUEUE_STATUS, self.runtime.clock(), status)
-        for connection in connections:
+        for connection in (*self.staff, *self.public):
             if connection.holding is None:
                 connection.offer(frame)
 
