@@ -90,3 +90,28 @@ def test_a_revoked_kiosk_asks_to_be_paired_again(page: Page, hall: Hall) -> None
     hall.server.call("DELETE", f"/branches/b1/devices/{devices[0]['id']}", hall.manager, 204)
     page.reload()
     expect(page.locator("#pairing")).to_be_visible()
+
+
+def test_a_sold_out_service_is_greyed_and_a_refused_ticket_says_why(page: Page, hall: Hall) -> None:
+    server = hall.server
+    server.call(
+        "PUT",
+        "/branches/b1/services/A",
+        hall.manager,
+        200,
+        json={"code": "A", "name": "个人业务", "daily_quota": 1},
+    )
+    server.issue(hall.admin, "A")
+    server.call(
+        "POST", "/branches/b1/services", hall.manager, 201, json={"code": "C", "name": "缴费"}
+    )
+    pair_kiosk(page, hall)
+    expect(page.locator('.service[data-service="A"]')).to_be_disabled()
+    expect(page.locator('.service[data-service="A"]')).to_contain_text("今日号已取完")
+
+    server.call("DELETE", "/branches/b1/services/C", hall.manager, 204)
+    page.locator('.service[data-service="C"]').click()  # the kiosk has not reloaded yet
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error")).to_contain_text("取号失败")
+    expect(page.locator("#issued")).to_be_hidden()
+    assert page.evaluate("window.__printed") == 0

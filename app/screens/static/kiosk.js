@@ -185,7 +185,7 @@ async function issue(code) {
     if (error instanceof ApiError && error.status === 401) {
       await failed(error);
     } else {
-      alert(tr("failed", { detail: error.message }));
+      showError(tr("failed", { detail: error.status === 0 ? tr("offline") : error.message }));
     }
   } finally {
     issuing = false;
@@ -207,6 +207,16 @@ async function show(ticket) {
   window.print();
   clearTimeout(closeTimer);
   closeTimer = setTimeout(closeIssued, 20000);
+}
+
+let errorTimer = null;
+function showError(text) {
+  // Not alert(): a modal nobody dismisses would freeze the kiosk for the next customer.
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => (box.hidden = true), 8000);
 }
 
 function closeIssued() {

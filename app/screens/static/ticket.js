@@ -198,7 +198,10 @@ const socket = new Realtime(`/ws/tickets/${encodeURIComponent(token)}`, {
     document.body.dataset.connection = state;
     $("offline").hidden = state === "online";
   },
-  onRefused: () => undefined,
+  // 4404: the ticket is from an earlier day; nothing to reconnect to, and nothing is "offline".
+  onRefused: () => {
+    $("offline").hidden = true;
+  },
 });
 
 $("sound").addEventListener("click", () => {
