@@ -157,3 +157,12 @@ def test_the_board_switches_to_english(page: Page, hall: Hall) -> None:
     page.click("[data-lang-switch]")
     expect(page.locator("#latest-sentence")).to_have_text("Welcome")
     expect(page.locator(".recent-head")).to_contain_text("Counter")
+
+
+def test_a_revoked_display_goes_back_to_the_pairing_form(page: Page, hall: Hall) -> None:
+    pair_display(page, hall)
+    devices = hall.server.call("GET", "/branches/b1/devices", hall.manager, 200)
+    hall.server.call("DELETE", f"/branches/b1/devices/{devices[0]['id']}", hall.manager, 204)
+    # The server closes a revoked device's socket (4401) within a few seconds.
+    expect(page.locator("#pairing")).to_be_visible(timeout=10_000)
+    assert page.evaluate("localStorage.getItem('queuehall.device.b1.display')") is None
