@@ -25,9 +25,11 @@ How (docs/performance.md, "Realtime (issue #4)", shows the results):
   microseconds each earlier socket's callback takes (about 2 µs; 2 ms for 1,000 sockets).
 * **One measurement.** ``t0``, then ``POST .../counters/1/call-next`` (httpx, keep-alive); the
   latency is the latest of the N sockets' receive times minus ``t0``. The same is recorded for
-  the median socket and for the HTTP reply. Then ``finish`` (not timed) and a wait until every
-  socket has seen ``ticket_finished``, so each call starts on a quiet server. Warm-up calls
-  are discarded. p50 and p99 are nearest-rank percentiles over the measured calls.
+  the median socket and for the HTTP reply. N = 0 measures the call-next reply alone: what the
+  store and the HTTP path cost before any socket is involved. Then ``finish`` (not timed) and
+  a wait until every socket has seen ``ticket_finished``, so each call starts on a quiet
+  server. Warm-up calls are discarded. p50 and p99 are nearest-rank percentiles over the
+  measured calls.
 * **Machine.** Server, PostgreSQL and the N clients share the machine's cores (2 here), so the
   clients' own work competes with the server's; load average and CPU use are reported.
 """
@@ -42,7 +44,6 @@ import os
 import platform
 import resource
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -195,25 +196,25 @@ async def measure(
         await asyncio.sleep(0.5)
         ticks_before = process_user_system_ticks(SERVER_PID[0])
         busy_before = machine_busy_ticks()
-        wall_before = time.monotonic()
         for i in range(warmup + calls):
             board.expect(CALLED, count)
             t0 = time.perf_counter()
             answer = await client.post(f"{api}/call-next")
             t_reply = time.perf_counter()
             answer.raise_for_status()
-            await asyncio.wait_for(board.complete.wait(), 30)
+            if count:
+                await asyncio.wait_for(board.complete.wait(), 30)
             if i >= warmup:
-                times = sorted(board.times.values())
+                times = sorted(board.times.values()) or [t_reply]  # N = 0: the reply alone
                 last.append((times[-1] - t0) * 1000)
                 median.append((times[len(times) // 2] - t0) * 1000)
                 reply.append((t_reply - t0) * 1000)
             board.expect(FINISHED, count)
             (await client.post(f"{api}/finish", json={})).raise_for_status()
-            await asyncio.wait_for(board.complete.wait(), 30)
+            if count:
+                await asyncio.wait_for(board.complete.wait(), 30)
         ticks_after = process_user_system_ticks(SERVER_PID[0])
         busy_after = machine_busy_ticks()
-        wall = time.monotonic() - wall_before
     for display in displays:
         if display.transport is not None:
             display.transport.close()
@@ -360,7 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 calls per N (smoke run)")
     parser.add_argument("--store", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--displays", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--displays",
+        type=int,
+        nargs="+",
+        default=[0, 100, 1000],
+        help="numbers of display sockets (0: the call-next reply alone, for comparison)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write all figures as JSON")
     parser.add_argument(
         "--profile", type=Path, metavar="PATH", help="run the server under cProfile (N.PATH)"
@@ -376,7 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = load_average()
     with tempfile.TemporaryDirectory() as workdir:
         for count in args.displays:
-            profile = args.profile.with_name(f"{count}.{args.profile.name}") if args.profile else None
+            profile = None
+            if args.profile:
+                profile = args.profile.with_name(f"{count}.{args.profile.name}")
             with queuehall(args.store, args.pg, Path(workdir), profile) as (server, token, device):
                 issue(server.url, token, warmup + calls + 10)
                 ws_url = f"ws://127.0.0.1:{server.port}/ws/branches/{BRANCH}/display"

@@ -167,19 +167,28 @@ class Connection:
 
     # Closing -----------------------------------------------------------------------------
 
-    def close(self, code: CloseCode, reason: str = "") -> None:
-        """Stop sending and close the socket with ``code`` (at most once, never waits)."""
+    def close(self, code: CloseCode, reason: str = "", *, flush: bool = False) -> None:
+        """Stop taking messages and close the socket with ``code`` (at most once, never
+        waits); with ``flush`` the messages already queued are sent first (for a while)."""
         if self.closing is not None:
             return
         self.closing = code
         self._room.set()
         if self.feed is not None:
             self.feed.detach(self)
-        if self._writer is not None:
+        if self._writer is not None and not flush:
             self._writer.cancel()
         self._closer = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
+        writer = self._writer
+        if writer is not None and not writer.done():
+            for _ in range(200):  # flushing: at most two seconds
+                if self.outbound.empty():
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # the writer sends what it took last
+            writer.cancel()
         try:
             await asyncio.wait_for(self.websocket.close(code, reason[:120]), CLOSE_SECONDS)
         except TimeoutError:
@@ -312,16 +321,19 @@ class BranchFeed:
         return view
 
     def _tell_tickets(self, causes: dict[int, str], *, positions: bool) -> None:
+        """Tell followed tickets what changed: those in ``causes`` (an event about them) at
+        once, and with ``positions`` every followed ticket whose position or estimate moved."""
         now = time.monotonic()
-        for ticket_id, followers in tuple(self.tickets.items()):
+        if positions:
+            followed = list(self.tickets.items())
+        else:
+            followed = [(t, self.tickets[t]) for t in causes if t in self.tickets]
+        for ticket_id, followers in followed:
             cause = causes.get(ticket_id)
-            if cause is None and not positions:
-                continue
             try:
                 view = views.ticket_view(self.runtime, ticket_id, followers.token)
-            except Exception:  # the ticket left the engine (a new business day)
-                for connection in tuple(followers.connections):
-                    connection.close(CloseCode.NOT_FOUND, "This ticket is from an earlier day.")
+            except Exception:  # the ticket left the engine: a new business day began
+                self._end_ticket(followers)
                 continue
             kind = followers.watch.update(view, now, cause)
             if kind is not None:
@@ -330,6 +342,23 @@ class BranchFeed:
                     connection.offer(frame)
         if any(f.watch.pending for f in self.tickets.values()):
             self._schedule_ticket_pass()
+
+    def _end_ticket(self, followers: _TicketFollowers) -> None:
+        """The ticket expired with its day: say so (from its last view), then close."""
+        if not followers.watch.final:
+            last = followers.watch.view
+            view = {
+                **last,
+                "state": "expired",
+                "ahead": None,
+                "eta_minutes": None,
+                "almost_your_turn": False,
+            }
+            frame = encode(self.last_seq, "expired", self.runtime.clock(), view)
+            for connection in tuple(followers.connections):
+                connection.offer(frame)
+        for connection in tuple(followers.connections):
+            connection.close(CloseCode.NORMAL, "This ticket is over.", flush=True)
 
     def _schedule_ticket_pass(self) -> None:
         if self._ticket_pass is not None:
@@ -395,7 +424,9 @@ class BranchFeed:
         if staff or public:
             self._status_due()
         if self.tickets:
-            self._tell_tickets(causes, positions=True)
+            if causes:
+                self._tell_tickets(causes, positions=False)
+            self._schedule_ticket_pass()  # positions: at most once per interval
 
     def _status_due(self) -> None:
         """Send ``queue_status`` now if the last one is old enough, else once it is: at most
@@ -457,7 +488,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintenance
         for connection in tuple(self.connections):
-            connection.close(CloseCode.GOING_AWAY, "The server is restarting.")
+            connection.close(CloseCode.GOING_AWAY, "The server is restarting.", flush=True)
         for feed in tuple(self._feeds.values()):
             await feed.stop()
         self._feeds.clear()

@@ -35,6 +35,7 @@ MAX_SEQ = 2**31 - 1
 class CloseCode(IntEnum):
     """Close codes the server uses (4xxx are application codes; 4401/4403 mirror HTTP)."""
 
+    NORMAL = 1000  # a customer's ticket is over (expired with its day)
     GOING_AWAY = 1001  # the server is stopping: reconnect
     MESSAGE_TOO_BIG = 1009
     RESYNC = 4009  # the server lost track of the stream: reconnect and resume

@@ -147,3 +147,19 @@ async def test_a_finished_ticket_of_an_earlier_day_is_not_found(
 
 def _token(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def test_a_ticket_still_waiting_when_the_day_ends_is_told_it_expired(
+    hall: tuple[HallServer, Hall],
+) -> None:
+    server, people = hall
+    ticket = await server.api.issue(people.clerk)
+    socket = await server.socket(f"/ws/tickets/{ticket['token']}")
+    assert (await socket.recv())["type"] == "snapshot"
+    server.api.clock.advance(24 * 3600)
+    await server.api.issue(people.clerk)  # the day changes on the next command
+    expired = (await socket.until(lambda m: m["type"] != "ping"))[-1]
+    assert expired["type"] == "expired"
+    assert expired["data"]["state"] == "expired"
+    assert expired["data"]["number"] == ticket["number"]
+    assert await socket.close_code() == 1000
