@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
 from .conftest import PAGE_STUBS, Hall, Server, screenshot
 
@@ -110,3 +110,21 @@ def test_the_page_switches_to_english(phone: BrowserContext, hall: Hall) -> None
     page.click("[data-lang-switch]")
     expect(page.locator("#headline")).to_have_text("Waiting")
     expect(page.locator("#detail")).to_contain_text("0 people ahead of you")
+
+
+def test_a_ticket_left_over_at_the_end_of_the_day_says_it_expired(
+    phone: BrowserContext, hall: Hall
+) -> None:
+    mine = hall.server.issue(hall.admin, "A")
+    page = phone.new_page()
+    sockets: list[WebSocket] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.goto(f"/t/{mine['token']}")
+    expect(page.locator("#headline")).to_have_text("排队中")
+    hall.server.clock.skew += 86_400
+    hall.server.issue(hall.admin, "A")  # the first command of the next day expires yesterday's
+    expect(page.locator("#headline")).to_have_text("号票已过期", timeout=15_000)
+    expect(page.locator("#cancel-area")).to_be_hidden()
+    page.wait_for_timeout(3000)  # the server closed the socket for good: no reconnecting
+    expect(page.locator("#offline")).to_be_hidden()
+    assert len(sockets) == 1

@@ -224,7 +224,8 @@ export class Realtime {
    *   token(): the credential for hello (or null on /ws/tickets)
    *   onMessage(message, {replayed}): every event and snapshot, in seq order, never twice
    *   onState("online"|"offline")
-   *   onRefused(code): the server refused the credential (4401/4403); no reconnect
+   *   onRefused(code): the server refused the credential (4401/4403), the thing is gone (4404)
+   *     or closed for good (one of finalCodes); no reconnect
    *   beforeConnect(): awaited before each (re)connect, e.g. to refresh the board over REST
    *   since: the last seq already seen (e.g. restored after a reload), or null
    */
@@ -321,7 +322,8 @@ export class Realtime {
       if (this.socket !== socket) return;
       this.socket = null;
       this.setState(false);
-      if (event.code === 4401 || event.code === 4403 || event.code === 4404) {
+      const final = this.options.finalCodes || [];
+      if (event.code === 4401 || event.code === 4403 || event.code === 4404 || final.includes(event.code)) {
         this.options.onRefused?.(event.code);
         return;
       }

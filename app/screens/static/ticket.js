@@ -198,7 +198,9 @@ const socket = new Realtime(`/ws/tickets/${encodeURIComponent(token)}`, {
     document.body.dataset.connection = state;
     $("offline").hidden = state === "online";
   },
-  // 4404: the ticket is from an earlier day; nothing to reconnect to, and nothing is "offline".
+  // 1000 after "expired", or 4404: the ticket is from an earlier day; nothing to reconnect to,
+  // and nothing is "offline".
+  finalCodes: [1000],
   onRefused: () => {
     $("offline").hidden = true;
   },
