@@ -32,6 +32,17 @@ Branch = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 Number = Annotated[int, PathParam(ge=1, le=9999)]
 # Pages change with each release; a hall's browsers must not keep an old one for days.
 NO_CACHE = {"Cache-Control": "no-cache"}
+# The pages load only their own scripts and talk only to this server; the ticket page's address
+# holds the customer's token, which no Referer may carry elsewhere.
+PAGE_HEADERS = {
+    **NO_CACHE,
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def static_files() -> StaticFiles:
@@ -39,7 +50,7 @@ def static_files() -> StaticFiles:
 
 
 def page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html", headers=NO_CACHE)
+    return FileResponse(STATIC / name, media_type="text/html", headers=PAGE_HEADERS)
 
 
 def known_branch(services: ServicesDep, branch: str) -> None:

@@ -30,6 +30,8 @@ async def test_each_screen_is_served_as_a_page_of_the_app(api: Api) -> None:
         assert response.status_code == 200, path
         assert response.headers["content-type"].startswith("text/html")
         assert response.headers["cache-control"] == "no-cache"
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["referrer-policy"] == "no-referrer"
         assert f"/screens/static/{script}" in response.text
         asset = await api.client.get(f"/screens/static/{script}")
         assert asset.status_code == 200

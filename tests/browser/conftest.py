@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,15 +309,40 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-@pytest.fixture
-def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
-    context = browser.new_context(
-        base_url=server.url, viewport={"width": 1920, "height": 1080}, locale="zh-CN"
-    )
+@contextmanager
+def page_errors_fail_the_test(context: BrowserContext) -> Iterator[None]:
+    """An uncaught error in a page's script, or anything the Content-Security-Policy blocked,
+    fails the test that saw it."""
+    errors: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    context.on("page", watch)
+    yield
+    assert not errors, "\n".join(errors)
+
+
+def new_context(browser: Browser, server: Server, **options: Any) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=server.url, locale="zh-CN", **options)
     context.add_init_script(PAGE_STUBS)
     context.set_default_timeout(10_000)
-    yield context
+    with page_errors_fail_the_test(context):
+        yield context
     context.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: Server) -> Iterator[BrowserContext]:
+    yield from new_context(browser, server, viewport={"width": 1920, "height": 1080})
 
 
 @pytest.fixture

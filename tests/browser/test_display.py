@@ -25,7 +25,7 @@ def pair_display(page: Page, hall: Hall, query: str = "") -> None:
 
 def wait_online(page: Page) -> None:
     expect(page.locator("body")).not_to_have_class("offline")
-    page.wait_for_function("document.body.dataset.connection === 'online'")
+    page.wait_for_function("() => document.body.dataset.connection === 'online'")
 
 
 def spoken(page: Page) -> list[dict[str, Any]]:
@@ -38,7 +38,7 @@ def spoken_texts(page: Page) -> list[str]:
 
 
 def wait_spoken(page: Page, count: int) -> None:
-    page.wait_for_function(f"window.__spoken.length >= {count}", timeout=15_000)
+    page.wait_for_function(f"() => window.__spoken.length >= {count}", timeout=15_000)
 
 
 def latest(page: Page):  # type: ignore[no-untyped-def]

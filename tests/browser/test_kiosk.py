@@ -39,7 +39,7 @@ def test_the_kiosk_issues_a_ticket_and_prints_a_qr_code_of_its_page(page: Page, 
 
     service_a.click()
     expect(page.locator("#issued")).to_be_visible()
-    page.wait_for_function("window.__printed === 1")
+    page.wait_for_function("() => window.__printed === 1")
     token = page.evaluate("document.body.dataset.ticketToken")
     ticket = server.call("GET", f"/tickets/{token}", expect=200)
     assert (ticket["number"], ticket["priority"], ticket["channel"]) == ("A002", "normal", "kiosk")
@@ -69,7 +69,7 @@ def test_a_care_ticket_on_a_58_mm_printer(page: Page, hall: Hall) -> None:
     pair_kiosk(page, hall, "?paper=58")
     page.check("#care")
     page.locator('.service[data-service="A"]').click()
-    page.wait_for_function("window.__printed === 1")
+    page.wait_for_function("() => window.__printed === 1")
     expect(page.locator("#care")).not_to_be_checked()  # the next customer starts afresh
     page.emulate_media(media="print")
     # Care tickets have a head start over normal tickets taken less than 10 minutes earlier.

@@ -9,29 +9,25 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
-from .conftest import PAGE_STUBS, Hall, Server, screenshot
+from .conftest import Hall, Server, new_context, screenshot
 
 
 @pytest.fixture
 def phone(browser: Browser, server: Server) -> Iterator[BrowserContext]:
-    context = browser.new_context(
-        base_url=server.url,
+    yield from new_context(
+        browser,
+        server,
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
-        locale="zh-CN",
     )
-    context.add_init_script(PAGE_STUBS)
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
 
 
 def open_ticket(phone: BrowserContext, token: str) -> Page:
     page = phone.new_page()
     page.goto(f"/t/{token}")
-    page.wait_for_function("document.body.dataset.connection === 'online'")
+    page.wait_for_function("() => document.body.dataset.connection === 'online'")
     return page
 
 
@@ -66,12 +62,12 @@ def test_the_page_follows_its_ticket_from_waiting_to_called(
     server.counter(hall.clerk, 1, "call-next", expect=200)
     expect(page.locator("#headline")).to_have_text("轮到您了：请到 1号窗口")
     expect(page.locator("#ticket")).to_have_attribute("data-state", "called")
-    page.wait_for_function("window.__vibrations.length === 1")
+    page.wait_for_function("() => window.__vibrations.length === 1")
     screenshot(page, "ticket-called")
 
     server.counter(hall.clerk, 1, "recall", expect=200)
     expect(page.locator("#headline")).to_have_text("再次呼叫：请尽快到 1号窗口")
-    page.wait_for_function("window.__vibrations.length === 2")
+    page.wait_for_function("() => window.__vibrations.length === 2")
 
     server.counter(hall.clerk, 1, "start", expect=200)
     expect(page.locator("#headline")).to_have_text("正在为您办理")
@@ -121,6 +117,7 @@ def test_a_ticket_left_over_at_the_end_of_the_day_says_it_expired(
     page.on("websocket", lambda socket: sockets.append(socket))
     page.goto(f"/t/{mine['token']}")
     expect(page.locator("#headline")).to_have_text("排队中")
+    page.wait_for_function("() => document.body.dataset.connection === 'online'")
     hall.server.clock.skew += 86_400
     hall.server.issue(hall.admin, "A")  # the first command of the next day expires yesterday's
     expect(page.locator("#headline")).to_have_text("号票已过期", timeout=15_000)

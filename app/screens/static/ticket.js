@@ -201,8 +201,13 @@ const socket = new Realtime(`/ws/tickets/${encodeURIComponent(token)}`, {
   // 1000 after "expired", or 4404: the ticket is from an earlier day; nothing to reconnect to,
   // and nothing is "offline".
   finalCodes: [1000],
-  onRefused: () => {
+  onRefused: (code) => {
     $("offline").hidden = true;
+    if (code === 4404) {
+      // Gone before this socket joined (a new day began): the last view is no longer true.
+      missing = true;
+      render();
+    }
   },
 });
 
