@@ -322,6 +322,10 @@ def run_serve(args: argparse.Namespace) -> int:
             log_config=log_config(level),
             # Stop within Docker's default 10 s grace even if a client keeps a connection open.
             timeout_graceful_shutdown=8,
+            # WebSockets: refuse big frames before buffering them (1009); no per-message
+            # compression, which would cost a zlib pass per screen for every small event.
+            ws_max_size=settings.ws_max_message_bytes,
+            ws_per_message_deflate=False,
         )
     return EXIT_OK
 

@@ -237,7 +237,7 @@ async def measure(
         http_reply_p50_ms=round(percentile(reply, 0.5), 2),
         http_reply_p99_ms=round(percentile(reply, 0.99), 2),
         target_p99_ms=target,
-        meets_target=p99 <= target,
+        meets_target=count in TARGETS_P99_MS and p99 <= target,
         # Both calls and finishes load the server: its CPU over the run per measured cycle.
         server_cpu_ms_per_call=round(server_cpu / (warmup + calls) * 1000, 2),
         machine_busy_cores=round(busy * (os.cpu_count() or 1), 2),
@@ -304,6 +304,11 @@ def queuehall(
             "warning",
             "--ws-ping-interval",
             "3600",
+            # As `queuehall serve` runs it (browsers would otherwise negotiate compression).
+            "--ws-max-size",
+            "65536",
+            "--ws-per-message-deflate",
+            "false",
         ]
         server = Server(f"Queuehall ({store})", argv, env, workdir / f"realtime-{store}.log")
         stack.callback(server.stop)
@@ -408,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"{'displays':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'target':>8}  verdict")
     for r in results:
         verdict = "meets" if r.meets_target else "MISSES"
+        if r.displays not in TARGETS_P99_MS:
+            verdict = "(no target)"
         log(
             f"{r.displays:>8} {r.last_p50_ms:>8} {r.last_p99_ms:>8} {r.last_max_ms:>8} "
             f"{r.target_p99_ms:>8}  {verdict}"

@@ -6,7 +6,8 @@
   Frames sent while catching up (replay) wait for room instead.
 * :class:`BranchFeed`: the one bus subscription of a branch in this process. It encodes each
   committed event once per audience (staff, public) and hands the frame to every connection of
-  the branch; it follows customer tickets and sends ``queue_status`` after each burst. A feed
+  the branch; it follows customer tickets (state changes at once, positions at most once a
+  second) and sends ``queue_status`` (at most once a second, after the events). A feed
   that falls behind the bus closes its branch's connections with 4009 (reconnect and resume
   from the log).
 * :class:`Hub`: the feeds and connections of the app, and one maintenance task that pings,
@@ -74,6 +75,8 @@ class Credential:
 
 
 class Connection:
+    """One client socket of any audience; the endpoint reads, the writer task sends."""
+
     def __init__(
         self,
         websocket: WebSocket,
