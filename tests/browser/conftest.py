@@ -120,7 +120,15 @@ class Server:
     def start(self) -> None:
         app = create_app(self.settings, clock=self.clock)
         self._uvicorn = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                # as `queuehall serve` runs it
+                ws_max_size=self.settings.ws_max_message_bytes,
+                ws_per_message_deflate=False,
+            )
         )
         self._thread = threading.Thread(target=self._uvicorn.run, daemon=True)
         self._thread.start()
