@@ -340,7 +340,8 @@ def page_errors_fail_the_test(context: BrowserContext) -> Iterator[None]:
 
 
 def new_context(browser: Browser, server: Server, **options: Any) -> Iterator[BrowserContext]:
-    context = browser.new_context(base_url=server.url, locale="zh-CN", **options)
+    # The browser's own time zone is not the hall's: screens must show the branch's time.
+    context = browser.new_context(base_url=server.url, locale="zh-CN", timezone_id="UTC", **options)
     context.add_init_script(PAGE_STUBS)
     context.set_default_timeout(10_000)
     with page_errors_fail_the_test(context):

@@ -5,6 +5,8 @@ customer's ticket page."""
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import zxingcpp
 from PIL import Image
@@ -35,6 +37,10 @@ def test_the_kiosk_issues_a_ticket_and_prints_a_qr_code_of_its_page(page: Page, 
     expect(service_a).to_contain_text("等候 1 人")
     expect(service_a).to_contain_text("需带材料：身份证、银行卡")
     expect(page.locator('.service[data-service="B"]')).to_contain_text("等候 0 人")
+    # The hall's time (the branch is in Asia/Shanghai), whatever the kiosk's own time zone.
+    hall_time = datetime.now(ZoneInfo("Asia/Shanghai"))
+    minutes = {(hall_time + timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)}
+    assert page.locator("#clock").text_content() in minutes
     screenshot(page, "kiosk-services")
 
     service_a.click()

@@ -155,9 +155,13 @@ export function pairDevice(root, branch, kind, tr) {
 export const serverClock = {
   offset: 0,
   timezone: undefined, // the branch's time zone, so that a screen shows hall time
+  clocks: [],
   learn(serverNowSeconds, timezone) {
     if (typeof serverNowSeconds === "number") this.offset = serverNowSeconds - Date.now() / 1000;
-    if (timezone) this.timezone = timezone;
+    if (timezone && timezone !== this.timezone) {
+      this.timezone = timezone;
+      for (const tick of this.clocks) tick(); // show hall time at once, not a second later
+    }
   },
   now() {
     return Date.now() / 1000 + this.offset;
@@ -186,6 +190,7 @@ export function startClock(el, { seconds = true } = {}) {
     el.textContent = formatTime(serverClock.now(), { seconds });
   };
   tick();
+  serverClock.clocks.push(tick);
   setInterval(tick, 1000);
 }
 
