@@ -23,7 +23,7 @@ from app.heap import HeapFreezer
 from app.metrics import observe_request
 from app.ratelimit import RateLimiter
 from app.realtime import Hub
-from app.routers import auth, branches, counters, devices, health, queue, tickets, ws
+from app.routers import auth, branches, counters, devices, health, queue, screens, tickets, ws
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -191,8 +191,9 @@ def create_app(
 
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for router in (health.router, ws.router):
+    for router in (health.router, ws.router, screens.router):
         app.include_router(router)
+    app.mount(screens.STATIC_PREFIX, screens.static_files(), name="screens-static")
     for router in (
         auth.router,
         branches.router,

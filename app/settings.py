@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Group commit: at most this many commands share one transaction.
     max_batch: int = 512
     log_level: str = "info"
+    # The address phones reach this server by (printed in ticket QR codes), e.g.
+    # https://queue.example.cn. Empty: the address the kiosk itself used.
+    public_url: str = ""
     # WebSockets (/ws/...): see .env.example.
     ws_hello_timeout_seconds: float = 10.0
     ws_ping_seconds: float = 25.0

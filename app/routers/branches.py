@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Role, hash_password
+from app.auth import DeviceKind, Role, hash_password
 from app.db import models
 from app.deps import MANAGERS, CurrentPrincipal, Services, ServicesDep, authorize
 from app.errors import AlreadyExists, Forbidden, Invalid, NotFound
@@ -45,6 +45,9 @@ from app.schemas import (
 
 router = APIRouter(tags=["configuration"])
 ADMINS = frozenset({Role.ADMIN})
+# Devices of the branch read its configuration: a kiosk shows services and their materials,
+# screens show the branch's name. Nothing in it is secret.
+SCREENS = frozenset(DeviceKind)
 
 Code = Annotated[str, Path(pattern=r"^[A-Z]{1,3}$")]
 Number = Annotated[int, Path(ge=1, le=9999)]
@@ -277,7 +280,7 @@ async def branch_view(services: Services, branch: str) -> dict[str, Any]:
 async def get_branch(
     branch: str, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    authorize(principal, branch, roles=frozenset(Role))
+    authorize(principal, branch, roles=frozenset(Role), devices=SCREENS)
     return await branch_view(services, branch)
 
 
@@ -324,7 +327,7 @@ async def put_policy(
 async def list_services(
     branch: str, services: ServicesDep, principal: CurrentPrincipal
 ) -> list[Any]:
-    authorize(principal, branch, roles=frozenset(Role))
+    authorize(principal, branch, roles=frozenset(Role), devices=SCREENS)
     return (await branch_view(services, branch))["services"]  # type: ignore[no-any-return]
 
 

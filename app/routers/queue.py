@@ -24,6 +24,10 @@ async def queue(branch: str, services: ServicesDep, principal: CurrentPrincipal)
     snapshot = runtime.engine.snapshot(runtime.clock())
     return {
         "branch": branch,
+        "name": runtime.name,
+        "timezone": runtime.timezone,
+        # The server's clock, so that a screen can tell the age of a call whatever its own says.
+        "now": runtime.clock(),
         "business_day": snapshot.business_day,
         "seq": runtime.next_seq - 1,
         "waiting": snapshot.waiting,

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from app.routers import auth, branches, counters, devices, health, queue, tickets
+from app.routers import auth, branches, counters, devices, health, queue, screens, tickets
 
 from .conftest import DEVICE_KINDS, Api, Hall, assert_error, staffed_hall
 
@@ -44,9 +44,9 @@ def counter_command(name: str, body: Any = None) -> Route:
 
 
 BRANCH_ROUTES: tuple[Route, ...] = (
-    Route("GET", "/branches/{branch}", STAFF),
+    Route("GET", "/branches/{branch}", EVERYONE),
     Route("PUT", "/branches/{branch}/policy", MANAGERS, {}),
-    Route("GET", "/branches/{branch}/services", STAFF),
+    Route("GET", "/branches/{branch}/services", EVERYONE),
     Route("POST", "/branches/{branch}/services", MANAGERS, {"code": "X", "name": "新业务"}),
     Route("GET", "/branches/{branch}/services/{code}", STAFF, values={"code": "A"}),
     Route(
@@ -110,6 +110,13 @@ UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
+    # The screens' pages are public: each asks for its own credential (pairing, sign-in); the
+    # ticket page and its QR code need the ticket's token.
+    ("GET", "/screens/display/{branch}"): None,
+    ("GET", "/screens/counter/{branch}/{number}"): None,
+    ("GET", "/screens/kiosk/{branch}"): None,
+    ("GET", "/t/{token}"): None,
+    ("GET", "/t/{token}/qr.svg"): None,
 }
 
 
@@ -293,8 +300,8 @@ async def test_staff_and_devices_of_another_branch_are_not_found_through_ones_ow
 def declared_routes() -> set[tuple[str, str]]:
     """Every (method, path) the routers declare: health at the root, the API under /api/v1."""
     routes = set()
-    for module in (auth, branches, counters, devices, health, queue, tickets):
-        prefix = "" if module is health else "/api/v1"
+    for module in (auth, branches, counters, devices, health, queue, screens, tickets):
+        prefix = "" if module in (health, screens) else "/api/v1"
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             routes |= {(method, prefix + route.path) for method in route.methods or ()}

@@ -166,4 +166,8 @@ async def test_each_kind_of_device_does_only_its_own_job(api: Api) -> None:
     for device in (kiosk, display, counter, evaluator):
         assert (await api.get("/branches/b1/queue", device)).status_code == 200
         assert_error(await api.get("/branches/b1/events", device), 403)
-        assert_error(await api.get("/branches/b1", device), 403)
+        # A device reads its branch's configuration (a kiosk shows the services' materials),
+        # never its staff or devices.
+        assert (await api.get("/branches/b1", device)).status_code == 200
+        assert_error(await api.get("/branches/b1/staff", device), 403)
+        assert_error(await api.get("/branches/b1/devices", device), 403)
