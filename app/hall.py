@@ -40,6 +40,7 @@ from app.metrics import TICKET_EVENTS
 from app.queue_engine import (
     TRANSITIONS,
     BranchConfig,
+    BranchSnapshot,
     BusinessDayStarted,
     CounterStateChanged,
     Event,
@@ -195,6 +196,27 @@ class HallRuntime:
         while self._pending or not self._idle.is_set():
             await self._idle.wait()
             await asyncio.sleep(0)
+
+    async def settled_snapshot(self) -> tuple[int, BranchSnapshot]:
+        """The branch's state and the ``seq`` of the last event it includes, taken when every
+        decided command is committed and published, so that the state is exactly the log up to
+        ``seq`` (memory may be one commit ahead of the log otherwise).
+
+        Holds the branch lock (no new command is decided) while the commit in flight finishes;
+        the wait is bounded so that a failing commit, which needs the lock to rebuild, can take
+        it.
+        """
+        while True:
+            async with self.lock:
+                if self._stale:
+                    with contextlib.suppress(Exception):
+                        await self.reload()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), 0.5)
+                    if self._idle.is_set() and not self._pending:
+                        return self.next_seq - 1, self.engine.snapshot(self.clock())
+            await asyncio.sleep(0.01)
 
     async def reload(self) -> None:
         """Rebuild the engine from the store (under the lock)."""

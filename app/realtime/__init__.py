@@ -4,7 +4,7 @@ Public surface: :class:`Hub` (one per app), the protocol's messages and close co
 audiences. The message formats are documented in ``docs/realtime.md``.
 """
 
-from .hub import BranchFeed, Connection, Credential, Hub, settled_snapshot
+from .hub import BranchFeed, Connection, Credential, Hub
 from .protocol import (
     CloseCode,
     Cursor,
@@ -48,5 +48,4 @@ __all__ = [
     "parse_client_message",
     "plan_resume",
     "public_data",
-    "settled_snapshot",
 ]

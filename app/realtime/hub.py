@@ -563,7 +563,7 @@ class Hub:
             seq = plan.since
             snapshot = runtime.engine.snapshot(runtime.clock())  # counts only: memory will do
         else:
-            seq, snapshot = await settled_snapshot(runtime)
+            seq, snapshot = await runtime.settled_snapshot()
             state = (views.public_state if public else views.full_state)(runtime, snapshot, seq)
             connection.cursor = Cursor(seq)
             await connection.put(snapshot_frame(seq, runtime.clock(), state, plan.reason))
@@ -679,25 +679,3 @@ class Hub:
                 valid = devices.get(credential.id, False)
             if not valid or credential.expires_at <= wall:
                 connection.close(CloseCode.NOT_AUTHENTICATED, "This sign-in is no longer valid.")
-
-
-async def settled_snapshot(runtime: HallRuntime) -> tuple[int, BranchSnapshot]:
-    """The branch's state and the ``seq`` of the last event it includes, taken when every
-    decided command is committed and published, so that the state is exactly the log up to
-    ``seq`` (memory may be one commit ahead of the log otherwise).
-
-    Holds the branch lock (no new command is decided) while the commit in flight finishes; the
-    wait is bounded so that a failing commit, which needs the lock to rebuild, can take it.
-    """
-    idle: asyncio.Event = runtime._idle  # private: HallRuntime has no public "settled"
-    while True:
-        async with runtime.lock:
-            if runtime._stale:
-                with contextlib.suppress(Exception):
-                    await runtime.reload()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(idle.wait(), 0.5)
-                if idle.is_set() and not runtime._pending:
-                    return runtime.next_seq - 1, runtime.engine.snapshot(runtime.clock())
-        await asyncio.sleep(0.01)
