@@ -45,6 +45,7 @@ class CloseCode(IntEnum):
     FORBIDDEN = 4403  # a credential for another branch or of a role that may not listen here
     NOT_FOUND = 4404  # no such branch, counter or ticket
     SILENT = 4408  # nothing heard from the client for too long (no pong)
+    TOO_MANY_REQUESTS = 4429  # this address opened too many customer sockets: retry later
 
 
 class MessageType(StrEnum):

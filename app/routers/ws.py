@@ -22,7 +22,7 @@ from fastapi import APIRouter, WebSocket
 
 from app.auth import DeviceKind, InvalidToken, Principal, Role, decode_token
 from app.deps import ALL_STAFF, MANAGERS, Services, authorize, principal_from_token
-from app.errors import Forbidden, NotAuthenticated
+from app.errors import Forbidden, NotAuthenticated, TooManyRequests
 from app.hall import HallRuntime, UnknownBranch
 from app.realtime import (
     Audience,
@@ -83,8 +83,16 @@ async def dashboard(websocket: WebSocket, branch: str) -> None:
 
 @router.websocket("/ws/tickets/{token}")
 async def ticket(websocket: WebSocket, token: str) -> None:
-    """A customer's own ticket; the token in the path is the credential."""
+    """A customer's own ticket; the token in the path is the credential. Opening one counts
+    against the public look-up limit of the client's address, like ``GET /tickets/{token}``."""
     services, hub = _services(websocket)
+    address = websocket.client.host if websocket.client else "unknown"
+    try:
+        await services.limiter.check(services.settings.rate_limit_public, "lookup-ip", address)
+    except TooManyRequests as refused:
+        await websocket.accept()  # accepted first, so the page sees the code and backs off
+        await _refuse(websocket, CloseCode.TOO_MANY_REQUESTS, refused.detail)
+        return
     hello = await _open(websocket, services)
     if hello is None:
         return

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from websockets.exceptions import InvalidStatus
+from websockets.protocol import State
 
 from tests.api.conftest import Hall, staffed_hall
-from tests.realtime.conftest import HallServer, hall_server, token_of
+from tests.realtime.conftest import HallServer, hall_server, issue_many, token_of
 
 
 @pytest.fixture
@@ -171,3 +172,23 @@ async def test_disabling_a_staff_member_closes_their_sockets(migrated: str) -> N
         )
         assert disabled.status_code == 200, disabled.text
         assert await socket.close_code(timeout=5.0) == 4401
+
+
+async def test_customer_sockets_count_against_the_public_look_up_limit_of_their_address(
+    migrated: str,
+) -> None:
+    async with hall_server(migrated, rate_limit_public="3/minute") as server:
+        people = await staffed_hall(server.api)
+        (ticket,) = await issue_many(server.api, people.clerk, 1)
+        path = f"/ws/tickets/{ticket['token']}"
+        first = await server.socket(path)
+        assert (await first.recv())["type"] == "snapshot"
+        lookup = await server.api.client.get(f"/api/v1/tickets/{ticket['token']}")
+        assert lookup.status_code == 200
+        second = await server.socket(path)
+        assert (await second.recv())["type"] == "snapshot"
+        refused = await server.socket(path, hello=False)
+        assert await refused.close_code() == 4429
+        lookup = await server.api.client.get(f"/api/v1/tickets/{ticket['token']}")
+        assert lookup.status_code == 429
+        assert first.connection.state is State.OPEN  # the sockets already open keep going
