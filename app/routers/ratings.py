@@ -127,9 +127,11 @@ async def get_counter_rating(
         policy = await store.rating_policy(session, branch)
         ticket = await store.last_finished(session, branch, number)
         rating = await store.rating_of(session, branch, ticket.id) if ticket else None
+    now = services.halls.clock()
     if ticket is None:
-        return {"ticket": None, "rateable": False, "rating": None, **policy.view()}
-    return rating_state(ticket, rating, policy, services.halls.clock())
+        return {"ticket": None, "rateable": False, "rating": None, "now": now, **policy.view()}
+    # ``now``: the screen measures how long ago the ticket was finished in the server's time.
+    return {**rating_state(ticket, rating, policy, now), "now": now}
 
 
 @router.post(

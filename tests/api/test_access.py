@@ -151,6 +151,7 @@ UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/screens/display/{branch}"): None,
     ("GET", "/screens/counter/{branch}/{number}"): None,
     ("GET", "/screens/kiosk/{branch}"): None,
+    ("GET", "/screens/evaluator/{branch}/{number}"): None,
     ("GET", "/t/{token}"): None,
     ("GET", "/t/{token}/qr.svg"): None,
 }
