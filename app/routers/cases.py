@@ -22,13 +22,13 @@ from app.db import ratings as store
 from app.deps import ALL_STAFF, MANAGERS, CurrentPrincipal, ServicesDep, authorize
 from app.errors import NotFound
 from app.ratings import CaseClosed, CaseSource, CaseState, UnknownAssignee
-from app.schemas import MAX_ID, CounterNumber, Printable, Strict, TicketNumber
+from app.schemas import MAX_ID, CounterNumber, PrintableLines, Strict, TicketNumber
 
 router = APIRouter(prefix="/branches/{branch}/cases", tags=["follow-up cases"])
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 LongText = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), Printable
+    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), PrintableLines
 ]
 
 

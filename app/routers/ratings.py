@@ -18,14 +18,16 @@ from app.deps import ALL_STAFF, MANAGERS, CurrentPrincipal, ServicesDep, authori
 from app.errors import Forbidden, NotFound
 from app.ratings import Channel, NothingToRate, NotLastFinished
 from app.routers.tickets import Token, client_address
-from app.schemas import MAX_ID, Printable, ServiceCode, Strict
+from app.schemas import MAX_ID, PrintableLines, ServiceCode, Strict
 
 router = APIRouter(tags=["ratings"])
 
 Number = Annotated[int, Path(ge=1, le=9999)]
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 LevelCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,23}$")]
-RatingText = Annotated[str, StringConstraints(max_length=500, strip_whitespace=True), Printable]
+RatingText = Annotated[
+    str, StringConstraints(max_length=500, strip_whitespace=True), PrintableLines
+]
 EVALUATORS = frozenset({DeviceKind.EVALUATOR})
 
 

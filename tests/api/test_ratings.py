@@ -176,9 +176,15 @@ async def test_below_satisfied_needs_a_reason_from_the_list(api: Api) -> None:
     assert_error(await rate(api, ticket, level="average", reason="nope"), 422, "UnknownReason")
     assert_error(await rate(api, ticket, level="basically_satisfied"), 422, "UnknownLevel")
     assert_error(await rate(api, ticket, level="average", text="x" * 501), 422, "Invalid")
-    accepted = await rate(api, ticket, level="average", reason="long_wait", text="等了很久")
+    assert_error(await rate(api, ticket, level="average", text="bell\x07"), 422, "Invalid")
+    accepted = await rate(
+        api, ticket, level="average", reason="long_wait", text="等了很久\n下次改进"
+    )
     assert accepted.status_code == 201, accepted.text
-    assert (accepted.json()["reason"], accepted.json()["text"]) == ("long_wait", "等了很久")
+    assert (accepted.json()["reason"], accepted.json()["text"]) == (
+        "long_wait",
+        "等了很久\n下次改进",
+    )
     assert accepted.json()["case"] is None  # 一般 is the middle of the scale, not a complaint
 
 
