@@ -62,6 +62,7 @@ class Principal:
     role: Role | None = None
     device_kind: DeviceKind | None = None
     name: str = ""
+    counter: int | None = None  # the counter an evaluator device stands at
 
     @property
     def is_staff(self) -> bool:

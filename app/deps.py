@@ -135,6 +135,7 @@ async def principal_from_token(services: Services, token: str) -> Principal:
         device.branch_id,
         device_kind=DeviceKind(device.kind),
         name=device.name,
+        counter=device.counter,
     )
 
 

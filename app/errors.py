@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import ratings
 from app.hall import (
     IdempotencyInFlight,
     IdempotencyMismatch,
@@ -91,6 +92,16 @@ DOMAIN_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (IdempotencyMismatch, 422),
     (IdempotencyInFlight, 409),
     (UnknownBranch, 404),
+    (ratings.UnknownLevel, 422),
+    (ratings.ReasonRequired, 422),
+    (ratings.UnknownReason, 422),
+    (ratings.UnknownAssignee, 422),
+    (ratings.NothingToRate, 404),
+    (ratings.TicketNotServed, 409),
+    (ratings.AlreadyRated, 409),
+    (ratings.RatingWindowClosed, 409),
+    (ratings.NotLastFinished, 409),
+    (ratings.CaseClosed, 409),
 )
 
 

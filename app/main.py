@@ -23,7 +23,19 @@ from app.heap import HeapFreezer
 from app.metrics import observe_request
 from app.ratelimit import RateLimiter
 from app.realtime import Hub
-from app.routers import auth, branches, counters, devices, health, queue, screens, tickets, ws
+from app.routers import (
+    auth,
+    branches,
+    cases,
+    counters,
+    devices,
+    health,
+    queue,
+    ratings,
+    screens,
+    tickets,
+    ws,
+)
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -201,6 +213,8 @@ def create_app(
         tickets.router,
         counters.router,
         queue.router,
+        ratings.router,
+        cases.router,
     ):
         app.include_router(router, prefix=API)
     return app

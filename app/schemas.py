@@ -28,6 +28,7 @@ def _no_control_characters_but_line_breaks(value: str) -> str:
 
 
 Printable = AfterValidator(_no_control_characters)
+PrintableLines = AfterValidator(_no_control_characters_but_line_breaks)
 
 ServiceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,3}$")]
 ShortText = Annotated[

@@ -70,6 +70,11 @@ class Policy(Base):
     appointment_late_action: Mapped[str] = mapped_column(String(16))
     almost_turn_ahead: Mapped[int] = mapped_column(Integer, default=3)
     updated_at: Mapped[float] = mapped_column(Double)
+    # Evaluation (app/ratings.py): scale, window, reasons (None: the defaults), case deadline.
+    rating_scale: Mapped[str] = mapped_column(String(8), default="four")
+    rating_window_hours: Mapped[float] = mapped_column(Double, default=24.0)
+    rating_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    case_deadline_working_days: Mapped[int] = mapped_column(Integer, default=2)
 
 
 class Service(Base):
@@ -130,6 +135,8 @@ class Device(Base):
     paired_at: Mapped[float | None] = mapped_column(Double)
     revoked_at: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[float] = mapped_column(Double)
+    # The counter an evaluator stands at (None for other kinds).
+    counter: Mapped[int | None] = mapped_column(Integer)
 
 
 class Ticket(Base):
@@ -177,6 +184,83 @@ class Ticket(Base):
     outcome: Mapped[str | None] = mapped_column(String(200))
     appointment_id: Mapped[str | None] = mapped_column(String(64))
     slot_start: Mapped[float | None] = mapped_column(Double)
+    # The staff member who finished the ticket, when a person (not a counter device) did. Not
+    # an engine field: written by the finish command itself, never by the ticket upsert.
+    finished_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class Rating(Base):
+    """One customer's evaluation of one served ticket: one per ticket (the constraint decides
+    between two ratings sent at once), bound to where and by whom it was served."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("branch_id", "ticket_id"),
+        ForeignKeyConstraint(
+            ["branch_id", "ticket_id"], ["tickets.branch_id", "tickets.id"], ondelete="CASCADE"
+        ),
+        Index("ix_ratings_branch_created", "branch_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(Integer)
+    ticket_number: Mapped[str] = mapped_column(String(12))
+    business_day: Mapped[str] = mapped_column(String(10))
+    service: Mapped[str] = mapped_column(String(3))
+    counter: Mapped[int | None] = mapped_column(Integer)
+    clerk_id: Mapped[int | None] = mapped_column(Integer)
+    served_at: Mapped[float] = mapped_column(Double)
+    scale: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(24))
+    score: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class FollowUpCase(Base):
+    """A follow-up case (回访 / 督办): opened by a negative rating or from a complaint."""
+
+    __tablename__ = "follow_up_cases"
+    __table_args__ = (Index("ix_follow_up_cases_branch_state", "branch_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
+    rating_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ratings.id", ondelete="SET NULL"), unique=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    ticket_number: Mapped[str | None] = mapped_column(String(12))
+    counter: Mapped[int | None] = mapped_column(Integer)
+    clerk_id: Mapped[int | None] = mapped_column(Integer)
+    deadline: Mapped[float] = mapped_column(Double)
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    state: Mapped[str] = mapped_column(String(8), default="open")
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[float | None] = mapped_column(Double)
+    closed_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class CaseNote(Base):
+    """A note on a follow-up case; notes are only ever added."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("follow_up_cases.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(Integer)
+    author_name: Mapped[str] = mapped_column(String(100), default="")
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double)
 
 
 class BranchEvent(Base):

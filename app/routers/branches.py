@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import ratings
 from app.auth import DeviceKind, Role, hash_password
 from app.db import models
 from app.deps import MANAGERS, CurrentPrincipal, Services, ServicesDep, authorize
@@ -81,6 +82,16 @@ def default_head_starts() -> dict[PriorityClass, float]:
     return {"vip": 300.0, "care": 600.0, "appointment": 900.0}
 
 
+class RatingReason(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    name: ShortText
+    name_en: OptionalText = ""
+
+
+def default_rating_reasons() -> list[RatingReason]:
+    return [RatingReason(**reason) for reason in ratings.DEFAULT_REASONS]
+
+
 class PolicyBody(Strict):
     head_start_seconds: dict[PriorityClass, Annotated[float, Field(ge=0, le=86400)]] = Field(
         default_factory=default_head_starts
@@ -94,6 +105,20 @@ class PolicyBody(Strict):
     appointment_late_minutes: float = Field(15.0, ge=0, le=24 * 60)
     appointment_late_action: Literal["walk_in", "refuse"] = "walk_in"
     almost_turn_ahead: int = Field(3, ge=0, le=100)
+    rating_scale: Literal["four", "five"] = "four"
+    rating_window_hours: float = Field(24.0, gt=0, le=24 * 30)
+    rating_reasons: list[RatingReason] = Field(
+        default_factory=default_rating_reasons, min_length=1, max_length=30
+    )
+    case_deadline_working_days: int = Field(2, ge=1, le=60)
+
+    @field_validator("rating_reasons")
+    @classmethod
+    def _unique_reason_codes(cls, reasons: list[RatingReason]) -> list[RatingReason]:
+        codes = [r.code for r in reasons]
+        if len(set(codes)) != len(codes):
+            raise ValueError("reason codes must be unique")
+        return reasons
 
 
 class ServiceBody(Strict):
@@ -142,6 +167,10 @@ def policy_row(branch_id: str, body: PolicyBody, now: float) -> models.Policy:
         appointment_late_seconds=body.appointment_late_minutes * 60,
         appointment_late_action=body.appointment_late_action,
         almost_turn_ahead=body.almost_turn_ahead,
+        rating_scale=body.rating_scale,
+        rating_window_hours=body.rating_window_hours,
+        rating_reasons=[r.model_dump() for r in body.rating_reasons],
+        case_deadline_working_days=body.case_deadline_working_days,
         updated_at=now,
     )
 
@@ -272,6 +301,11 @@ async def branch_view(services: Services, branch: str) -> dict[str, Any]:
             "appointment_late_minutes": config.appointments.late_seconds / 60,
             "appointment_late_action": config.appointments.late_action.value,
             "almost_turn_ahead": policy.almost_turn_ahead if policy else 3,
+            "rating_scale": policy.rating_scale if policy else "four",
+            "rating_window_hours": policy.rating_window_hours if policy else 24.0,
+            "rating_reasons": (policy.rating_reasons if policy else None)
+            or [dict(r) for r in ratings.DEFAULT_REASONS],
+            "case_deadline_working_days": policy.case_deadline_working_days if policy else 2,
         },
     }
 

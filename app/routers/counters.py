@@ -9,8 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import DeviceKind
+from app.db import models
+from app.db.store import ExtraWrite
 from app.deps import ALL_STAFF, CurrentPrincipal, ServicesDep, authorize
 from app.hall import Idempotency
 from app.queue_engine import (
@@ -67,14 +71,44 @@ async def run_counter_command(
     idempotency = (
         Idempotency.of(idempotency_key, name, number, request_body) if idempotency_key else None
     )
+    extra: list[ExtraWrite] = []
+    if principal.is_staff and name in ("finish", "next"):
+        command, write = record_finisher(branch, principal.id, command)
+        extra.append(write)
     status, payload = await runtime.run(
         command,
         reply or (lambda engine, events: event_reply(engine, events, number)),
         idempotency=idempotency,
+        extra=extra,
     )
     if status == 204:
         return Response(status_code=204)
     return JSONResponse(payload, status_code=status)
+
+
+def record_finisher(
+    branch: str, staff_id: int, command: Callable[[QueueEngine, float], list[Event]]
+) -> tuple[Callable[[QueueEngine, float], list[Event]], ExtraWrite]:
+    """The command, and a write in its batch that names the clerk on the tickets it finishes
+    (a rating is bound to them). The write runs before the batch's ticket upsert, which never
+    touches ``finished_by``; a finished ticket was called before, so its row exists."""
+    finished: list[int] = []
+
+    def recording(engine: QueueEngine, now: float) -> list[Event]:
+        events = command(engine, now)
+        finished.extend(e.ticket_id for e in events if isinstance(e, TicketFinished))
+        return events
+
+    async def write(session: AsyncSession) -> None:
+        if finished:
+            await session.execute(
+                update(models.Ticket)
+                .where(models.Ticket.branch_id == branch, models.Ticket.id.in_(finished))
+                .values(finished_by=staff_id)
+                .execution_options(synchronize_session=False)
+            )
+
+    return recording, write
 
 
 def simple(name: str, method: str, summary: str) -> None:

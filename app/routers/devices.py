@@ -18,9 +18,9 @@ from app.auth import (
 )
 from app.db import models
 from app.deps import MANAGERS, CurrentPrincipal, ServicesDep, authorize
-from app.errors import NotAuthenticated, NotFound
+from app.errors import Invalid, NotAuthenticated, NotFound
 from app.routers.tickets import client_address
-from app.schemas import MAX_ID, ShortText, Strict
+from app.schemas import MAX_ID, CounterNumber, ShortText, Strict
 
 router = APIRouter(tags=["devices"])
 
@@ -30,6 +30,8 @@ DeviceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 class NewDevice(Strict):
     kind: Literal["kiosk", "display", "counter", "evaluator"]
     name: ShortText
+    # The counter an evaluator stands at: it rates the tickets finished there.
+    counter: CounterNumber | None = None
 
 
 class Pairing(Strict):
@@ -42,6 +44,7 @@ def device_view(device: models.Device) -> dict[str, Any]:
         "branch": device.branch_id,
         "kind": device.kind,
         "name": device.name,
+        "counter": device.counter,
         "paired": device.paired_at is not None,
         "revoked": device.revoked_at is not None,
     }
@@ -53,13 +56,21 @@ async def create_device(
 ) -> dict[str, Any]:
     """Returns a one-time pairing code, valid for 10 minutes, to type on the device."""
     authorize(principal, branch, roles=MANAGERS)
-    services.halls.get(branch)
+    runtime = services.halls.get(branch)
+    if body.kind == "evaluator":
+        if body.counter is None:
+            raise Invalid("An evaluator stands at one counter: give its number as counter.")
+        if body.counter not in {c.number for c in runtime.engine.config.counters}:
+            raise NotFound(f"Counter {body.counter} does not exist at this branch.")
+    elif body.counter is not None:
+        raise Invalid("Only an evaluator is bound to a counter.")
     code = new_pairing_code()
     now = services.halls.clock()
     device = models.Device(
         branch_id=branch,
         kind=body.kind,
         name=body.name,
+        counter=body.counter,
         pairing_code_hash=code_hash(code),
         pairing_expires_at=now + PAIRING_SECONDS,
         created_at=now,

@@ -1,5 +1,6 @@
-"""The four screens, served by the app itself (halls are often offline from the internet, so
-nothing comes from a CDN): lobby display, counter terminal, kiosk and the customer's ticket page.
+"""The screens, served by the app itself (halls are often offline from the internet, so nothing
+comes from a CDN): lobby display, counter terminal, kiosk, evaluator and the customer's ticket
+page.
 
 Each page is one static HTML file with its script and style under ``app/screens/static``; the
 page reads its branch, counter or ticket token from its own address and talks to the REST API
@@ -73,6 +74,12 @@ async def counter(branch: Branch, number: Number, services: ServicesDep) -> File
 async def kiosk(branch: Branch, services: ServicesDep) -> FileResponse:
     known_branch(services, branch)
     return page("kiosk.html")
+
+
+@router.get("/screens/evaluator/{branch}/{number}")
+async def evaluator(branch: Branch, number: Number, services: ServicesDep) -> FileResponse:
+    known_branch(services, branch)
+    return page("evaluator.html")
 
 
 @router.get("/t/{token}")

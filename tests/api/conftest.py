@@ -138,9 +138,10 @@ class Api:
         return {"Authorization": f"Bearer {paired.json()['device_token']}"}
 
     async def pairing_code(self, manager: Headers, branch: str, kind: str, name: str = "") -> str:
-        created = await self.post(
-            f"/branches/{branch}/devices", manager, json={"kind": kind, "name": name or kind}
-        )
+        body = {"kind": kind, "name": name or kind}
+        if kind == "evaluator":
+            body["counter"] = 1  # an evaluator stands at one counter
+        created = await self.post(f"/branches/{branch}/devices", manager, json=body)
         assert created.status_code == 201, created.text
         code: str = created.json()["pairing_code"]
         return code

@@ -14,7 +14,18 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from app.routers import auth, branches, counters, devices, health, queue, screens, tickets
+from app.routers import (
+    auth,
+    branches,
+    cases,
+    counters,
+    devices,
+    health,
+    queue,
+    ratings,
+    screens,
+    tickets,
+)
 
 from .conftest import DEVICE_KINDS, Api, Hall, assert_error, staffed_hall
 
@@ -97,6 +108,29 @@ BRANCH_ROUTES: tuple[Route, ...] = (
     counter_command("return", {"ticket": "A001"}),
     Route("GET", "/branches/{branch}/queue", EVERYONE),
     Route("GET", "/branches/{branch}/events", STAFF),
+    # Evaluation: the evaluator stands at counter 1; staff may read what it shows.
+    Route(
+        "GET",
+        "/branches/{branch}/counters/{number}/rating",
+        STAFF | {"evaluator"},
+        None,
+        {"number": 1},
+    ),
+    Route(
+        "POST",
+        "/branches/{branch}/counters/{number}/rating",
+        frozenset({"evaluator"}),
+        {"level": "satisfied"},
+        {"number": 1},
+    ),
+    Route("GET", "/branches/{branch}/ratings", MANAGERS),
+    # Follow-up cases: a clerk reads and annotates the cases assigned to them (404 for others).
+    Route("GET", "/branches/{branch}/cases", STAFF),
+    Route("POST", "/branches/{branch}/cases", MANAGERS, {"source": "phone", "description": "投诉"}),
+    Route("GET", "/branches/{branch}/cases/{case_id}", STAFF),
+    Route("PUT", "/branches/{branch}/cases/{case_id}/assignee", MANAGERS, {"assignee": None}),
+    Route("POST", "/branches/{branch}/cases/{case_id}/notes", STAFF, {"text": "已回访"}),
+    Route("POST", "/branches/{branch}/cases/{case_id}/close", MANAGERS, {"resolution": "已解决"}),
 )
 
 # Routes that name no branch: who may call them (None: anyone, without a credential).
@@ -107,6 +141,8 @@ UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/devices/pair"): None,
     ("GET", "/api/v1/tickets/{token}"): None,
     ("DELETE", "/api/v1/tickets/{token}"): None,
+    ("GET", "/api/v1/tickets/{token}/rating"): None,
+    ("POST", "/api/v1/tickets/{token}/rating"): None,
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
@@ -115,6 +151,7 @@ UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/screens/display/{branch}"): None,
     ("GET", "/screens/counter/{branch}/{number}"): None,
     ("GET", "/screens/kiosk/{branch}"): None,
+    ("GET", "/screens/evaluator/{branch}/{number}"): None,
     ("GET", "/t/{token}"): None,
     ("GET", "/t/{token}/qr.svg"): None,
 }
@@ -127,10 +164,11 @@ class Targets:
 
     users: dict[str, int]
     devices: dict[str, int]
+    cases: dict[str, int]
 
 
 async def targets(api: Api, hall: Hall) -> Targets:
-    users, devices = {}, {}
+    users, devices, cases = {}, {}, {}
     for branch, manager in (("b1", hall.manager), ("b2", hall.other["manager"])):
         spare = await api.post(
             f"/branches/{branch}/staff",
@@ -144,7 +182,12 @@ async def targets(api: Api, hall: Hall) -> Targets:
         )
         assert device.status_code == 201, device.text
         devices[branch] = device.json()["id"]
-    return Targets(users, devices)
+        case = await api.post(
+            f"/branches/{branch}/cases", manager, json={"source": "desk", "description": "投诉"}
+        )
+        assert case.status_code == 201, case.text
+        cases[branch] = case.json()["id"]
+    return Targets(users, devices, cases)
 
 
 def path_of(route: Route, branch: str, spare: Targets) -> str:
@@ -152,6 +195,7 @@ def path_of(route: Route, branch: str, spare: Targets) -> str:
         "branch": branch,
         "user_id": spare.users[branch],
         "device_id": spare.devices[branch],
+        "case_id": spare.cases[branch],
         **route.values,
     }
     return route.path.format(**values)
@@ -300,7 +344,18 @@ async def test_staff_and_devices_of_another_branch_are_not_found_through_ones_ow
 def declared_routes() -> set[tuple[str, str]]:
     """Every (method, path) the routers declare: health at the root, the API under /api/v1."""
     routes = set()
-    for module in (auth, branches, counters, devices, health, queue, screens, tickets):
+    for module in (
+        auth,
+        branches,
+        cases,
+        counters,
+        devices,
+        health,
+        queue,
+        ratings,
+        screens,
+        tickets,
+    ):
         prefix = "" if module in (health, screens) else "/api/v1"
         for route in module.router.routes:
             assert isinstance(route, APIRoute)

@@ -164,10 +164,13 @@ class Server:
         )
         return {"Authorization": f"Bearer {reply['access_token']}"}
 
-    def pairing_code(self, manager: dict[str, str], kind: str, branch: str = "b1") -> str:
-        created = self.call(
-            "POST", f"/branches/{branch}/devices", manager, 201, json={"kind": kind, "name": kind}
-        )
+    def pairing_code(
+        self, manager: dict[str, str], kind: str, branch: str = "b1", counter: int | None = None
+    ) -> str:
+        body: dict[str, Any] = {"kind": kind, "name": kind}
+        if counter is not None:
+            body["counter"] = counter
+        created = self.call("POST", f"/branches/{branch}/devices", manager, 201, json=body)
         code: str = created["pairing_code"]
         return code
 

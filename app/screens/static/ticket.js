@@ -7,6 +7,7 @@ import {
   Realtime,
   translator,
 } from "/screens/static/common.js";
+import { RATING_STRINGS, ratingForm } from "/screens/static/rating.js";
 
 const tr = translator({
   zh: {
@@ -32,8 +33,7 @@ const tr = translator({
     cancel_question: "确定要取消这张号票吗？取消后不能恢复。",
     cancel_yes: "确定取消",
     cancel_no: "不取消",
-    rate_title: "评价本次服务",
-    rate_soon: "服务评价功能即将开放，敬请期待。",
+    ...RATING_STRINGS.zh,
   },
   en: {
     offline: "Offline — reconnecting…",
@@ -58,8 +58,7 @@ const tr = translator({
     cancel_question: "Cancel this ticket? This cannot be undone.",
     cancel_yes: "Yes, cancel",
     cancel_no: "No",
-    rate_title: "Rate this service",
-    rate_soon: "Rating opens soon.",
+    ...RATING_STRINGS.en,
   },
 });
 
@@ -69,6 +68,8 @@ let view = null; // the ticket as the server last described it
 let missing = false;
 let audio = null;
 let alerted = null; // the call (counter + recalls) we already alerted for
+let rating = null; // GET /tickets/{token}/rating, once the ticket is finished
+let ratingAsked = false;
 const CANCELLABLE = new Set(["waiting", "called", "parked", "missed"]);
 
 const en = () => document.documentElement.lang === "en";
@@ -132,8 +133,32 @@ function render() {
       headline = tr(view.state);
   }
   $("headline").textContent = headline;
-  $("rating").hidden = view.state !== "finished";
+  $("rating").hidden = view.state !== "finished" || rating === null;
+  if (view.state === "finished") showRating();
   $("cancel-area").hidden = !CANCELLABLE.has(view.state);
+}
+
+async function showRating() {
+  if (rating === null) {
+    if (ratingAsked) return;
+    ratingAsked = true;
+    try {
+      rating = await api(`/tickets/${encodeURIComponent(token)}/rating`);
+    } catch {
+      ratingAsked = false;
+      return;
+    }
+  }
+  $("rating").hidden = false;
+  ratingForm($("rating"), rating, {
+    tr,
+    en,
+    send: (body) =>
+      api(`/tickets/${encodeURIComponent(token)}/rating`, { method: "POST", json: body }),
+    done: (stored) => {
+      rating = { ...rating, rating: stored, rateable: false };
+    },
+  });
 }
 
 function beep() {
