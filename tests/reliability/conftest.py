@@ -2,6 +2,8 @@
 rate limits pinned mid-window), for the in-process race tests."""
 
 from tests.api.conftest import (  # noqa: F401
+    api,
+    clock,
     migrated,
     postgresql_database,
     quick_password_hashing,
