@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -24,6 +25,7 @@ from tests.api.conftest import Api, Clock, Headers, make_branch, running_app
 from tests.api.test_concurrency import all_events
 
 CLICKS = 1000
+UNLIMITED = {"rate_limit_issue": "1000000/minute"}  # one clerk issues every ticket
 RETRY_LIMIT = 200  # a retry that still finds its key in flight after this many tries is a hang
 
 
@@ -90,12 +92,19 @@ async def click_everything_at_once(
 async def test_a_thousand_simultaneous_clicks_call_each_ticket_once_and_one_per_counter(
     migrated: str, counters: int
 ) -> None:
-    async with running_app(migrated, Clock(step=0.001)) as api:
+    await simultaneous_clicks(migrated, counters, CLICKS)
+
+
+async def simultaneous_clicks(migrated: str, counters: int, clicks: int) -> dict[str, Any]:
+    """``clicks`` tickets, then ``clicks`` clicks at once; checks everything, returns counts."""
+    async with running_app(migrated, Clock(step=0.001), **UNLIMITED) as api:
         admin, clerk = await branch_with_counters(api, counters)
-        issued = await issue_many(api, clerk, CLICKS)
+        issued = await issue_many(api, clerk, clicks)
+        began = time.monotonic()
         answered = await click_everything_at_once(
-            api, clerk, counters, CLICKS, random.Random(counters)
+            api, clerk, counters, clicks, random.Random(counters)
         )
+        seconds = time.monotonic() - began
         events = await all_events(api, admin)
         queue = (await api.get("/branches/b1/queue", admin)).json()
         active = await active_per_counter(api)
@@ -124,6 +133,17 @@ async def test_a_thousand_simultaneous_clicks_call_each_ticket_once_and_one_per_
     assert max(active.values()) == 1, f"a counter holds two tickets in the store: {active}"
     assert sum(active.values()) == sum(t is not None for t in served.values())
     assert queue["waiting"] == len(issued) - len(called)
+    statuses = Counter(response.status_code for _, response in answered)
+    return {
+        "counters": counters,
+        "clicks": clicks,
+        "seconds": round(seconds, 2),
+        "called": len(called),
+        "refused_busy": statuses[409],
+        "events": len(events),
+        "tickets_called_twice": 0,
+        "counters_with_two_tickets": 0,
+    }
 
 
 def keyed(headers: Headers, key: str) -> Headers:
@@ -144,8 +164,14 @@ async def press_until_answered(api: Api, clerk: Headers, number: int, key: str) 
 async def test_concurrent_retries_under_each_key_act_once_and_answer_identically(
     migrated: str,
 ) -> None:
-    presses, copies, counters = 100, 5, 4
-    async with running_app(migrated, Clock(step=0.001)) as api:
+    await retried_presses(migrated, presses=100, copies=5, counters=4)
+
+
+async def retried_presses(
+    migrated: str, *, presses: int, copies: int, counters: int
+) -> dict[str, Any]:
+    """``presses`` keyed "next" presses, each sent ``copies`` times at once; returns counts."""
+    async with running_app(migrated, Clock(step=0.001), **UNLIMITED) as api:
         admin, clerk = await branch_with_counters(api, counters)
         await issue_many(api, clerk, presses // 2)  # half the presses find nobody waiting
         rng = random.Random(5)
@@ -174,3 +200,4 @@ async def test_concurrent_retries_under_each_key_act_once_and_answer_identically
     assert sum(calls.values()) == effects == presses // 2
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     replay_counters(events)
+    return {"keys": presses, "copies": copies, "effects": effects, "answers": len(responses)}
