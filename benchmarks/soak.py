@@ -180,6 +180,7 @@ async def outages(count: int, workdir: Path) -> dict[str, Any]:
                     before=2.0,
                     outage=3.0,
                     after=3.0,
+                    tag=f"outage{number}-",
                 )
                 assert timeline.hangs == 0, timeline.hangs
                 assert timeline.unexpected == [], timeline.unexpected[:5]

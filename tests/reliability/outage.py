@@ -144,11 +144,16 @@ async def run_outage(
     outage: float,
     after: float,
     kiosks_per_branch: int = 3,
+    tag: str = "",
 ) -> OutageFigures:
+    """``tag`` keeps the keys of one run apart from an earlier run's on the same server (a reused
+    key is answered with its first ticket, as it should be)."""
     stop = asyncio.Event()
     async with client(server, token) as http:
         tasks = [
-            asyncio.create_task(patient_kiosk(http, b, f"{b}-kiosk{k}", ledger, timeline, stop))
+            asyncio.create_task(
+                patient_kiosk(http, b, f"{tag}{b}-kiosk{k}", ledger, timeline, stop)
+            )
             for b in branches
             for k in range(kiosks_per_branch)
         ] + [
