@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from app.db.session import create_engine
 from tests.test_serve import Server
 
 from .harness import COUNTERS, REQUEST_SECONDS, Ledger, client
@@ -33,6 +35,7 @@ class Timeline:
     keyed: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     open_keys: dict[str, str] = field(default_factory=dict)  # key -> branch, not yet answered
     ready_during_outage: list[int] = field(default_factory=list)
+    terminated: int = 0  # sessions ended by ``terminate_sessions``
 
     def answered(self, sent: float, response: httpx.Response) -> None:
         self.answers.append((sent, time.monotonic(), response.status_code))
@@ -121,6 +124,28 @@ async def patient_clerk(
             await asyncio.sleep(0.05)
 
 
+async def terminate_sessions(postgres: PrivatePostgres, seconds: float) -> int:
+    """End every other client session of the cluster every 0.2 s for ``seconds``."""
+    engine = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    ended = 0
+    try:
+        deadline = time.monotonic() + seconds
+        async with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                result = await connection.execute(
+                    text(
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                        "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                )
+                ended += int(result.scalar_one())
+                await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+    return ended
+
+
 @dataclass
 class OutageFigures:
     outage_seconds: float
@@ -145,9 +170,13 @@ async def run_outage(
     after: float,
     kiosks_per_branch: int = 3,
     tag: str = "",
+    fault: str = "stop",
 ) -> OutageFigures:
-    """``tag`` keeps the keys of one run apart from an earlier run's on the same server (a reused
-    key is answered with its first ticket, as it should be)."""
+    """``fault``: ``stop`` stops the cluster for ``outage`` seconds; ``terminate`` keeps it up
+    and ends every session of the server (commits in flight included) every 0.2 s for that
+    long, as a failing network or a DBA's ``pg_terminate_backend`` does. ``tag`` keeps the keys
+    of one run apart from an earlier run's on the same server (a reused key is answered with
+    its first ticket, as it should be)."""
     stop = asyncio.Event()
     async with client(server, token) as http:
         tasks = [
@@ -163,15 +192,19 @@ async def run_outage(
         ]
         try:
             await asyncio.sleep(before)
-            await postgres.stop("fast")
             down = time.monotonic()
-            await asyncio.sleep(outage / 2)
-            sent = time.monotonic()
-            ready = await http.get("/readyz")
-            timeline.ready_during_outage.append(ready.status_code)
-            timeline.answers.append((sent, time.monotonic(), ready.status_code))
-            await asyncio.sleep(outage / 2)
-            await postgres.start()
+            if fault == "terminate":
+                timeline.terminated = await terminate_sessions(postgres, outage)
+            else:
+                await postgres.stop("fast")
+                down = time.monotonic()
+                await asyncio.sleep(outage / 2)
+                sent = time.monotonic()
+                ready = await http.get("/readyz")
+                timeline.ready_during_outage.append(ready.status_code)
+                timeline.answers.append((sent, time.monotonic(), ready.status_code))
+                await asyncio.sleep(outage / 2)
+                await postgres.start()
             back = time.monotonic()
             await asyncio.sleep(after)
         finally:

@@ -87,3 +87,40 @@ if os.environ.get("QUEUEHALL_TEST_DATABASE_URL"):
             await started.server.kill()
         log = (tmp_path / "serve.log").read_text(errors="replace")
         assert "Traceback" not in log, log[-3000:]
+
+    async def test_sessions_cut_mid_commit_answer_503_and_a_retried_key_makes_one_ticket(
+        private_postgres: PrivatePostgres, tmp_path: Path
+    ) -> None:
+        await prepare_store(private_postgres.url)
+        started = await start(server_environment(private_postgres.url), tmp_path, "serve")
+        try:
+            token = await sign_in(started.server)
+            async with client(started.server, token) as http:
+                await add_branches(http, BRANCHES)
+            ledger, timeline = Ledger(), Timeline()
+            figures = await run_outage(
+                started.server,
+                token,
+                private_postgres,
+                BRANCHES,
+                ledger,
+                timeline,
+                before=1.0,
+                outage=3.0,
+                after=2.0,
+                fault="terminate",
+            )
+            print(f"\n{figures}, {timeline.terminated} sessions ended")
+
+            assert timeline.terminated > 0
+            assert timeline.hangs == 0
+            assert timeline.unexpected == []
+            for key, answers in timeline.keyed.items():
+                assert len({a["token"] for a in answers}) == 1, key
+            facts = await check_store(private_postgres.url, ledger)
+            assert facts.tickets == len(timeline.keyed), "a key made two tickets, or one none"
+            await check_served_state(started.server, token, private_postgres.url, BRANCHES)
+        finally:
+            await started.server.kill()
+        log = (tmp_path / "serve.log").read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]
