@@ -13,8 +13,10 @@ checking the same invariants (any broken one stops the run with an AssertionErro
 * races: ``--clicks`` simultaneous "next"/"call-next" clicks over 2 and then 10 counters of one
   branch (in-process app, PostgreSQL), and 1,000 keyed presses each sent 5 times at once.
 * outage: a private PostgreSQL cluster (``initdb`` under /tmp, a free port) stopped with
-  ``pg_ctl -m fast`` under load ``--outages`` times for 3 s each. Figures: slowest 503, slowest
-  answer during the outage, time from the store accepting again to the first commit.
+  ``pg_ctl -m fast`` under load ``--outages`` times for 3 s each, then kept up while every
+  session is cut every 0.2 s for 5 s (``pg_terminate_backend``, commits in flight included).
+  Figures: slowest 503, slowest answer during the outage, time from the store accepting again
+  to the first commit.
 
 The shared PostgreSQL server named by ``--database-url`` (default
 ``QUEUEHALL_TEST_DATABASE_URL``) only hosts the databases this run creates and drops.
@@ -193,6 +195,30 @@ async def outages(count: int, workdir: Path) -> dict[str, Any]:
                 await check_served_state(started.server, token, postgres.url, BRANCHES[:2])
                 figures.append(result)
                 print(f"  outage {number}/{count}: {result}")
+            # Then the cluster stays up and every session is cut, commits in flight included.
+            timeline = Timeline()
+            cut = await run_outage(
+                started.server,
+                token,
+                postgres,
+                BRANCHES[:2],
+                ledger,
+                timeline,
+                before=1.0,
+                outage=5.0,
+                after=2.0,
+                tag="cut-",
+                fault="terminate",
+            )
+            assert timeline.hangs == 0, timeline.hangs
+            assert timeline.unexpected == [], timeline.unexpected[:5]
+            for key, answers in timeline.keyed.items():
+                assert len({a["token"] for a in answers}) == 1, key
+            keys += len(timeline.keyed)
+            facts = await check_store(postgres.url, ledger)
+            assert facts.tickets == keys, (facts, keys)
+            await check_served_state(started.server, token, postgres.url, BRANCHES[:2])
+            print(f"  sessions cut for 5 s: {cut}, {timeline.terminated} sessions ended")
         finally:
             await started.server.kill()
     finally:
@@ -210,6 +236,14 @@ async def outages(count: int, workdir: Path) -> dict[str, Any]:
         "resume_seconds": spread([f.resume_seconds for f in figures]),
         "keys": keys,
         "tickets": keys,
+        "sessions_cut": {
+            "seconds": round(cut.outage_seconds, 2),
+            "sessions_ended": timeline.terminated,
+            "answers": cut.answers,
+            "answers_503": cut.answers_503,
+            "answers_500": 0,
+            "slowest_503_seconds": round(cut.slowest_503_seconds, 3),
+        },
     }
 
 

@@ -2,6 +2,8 @@
 on a private cluster of the test's own: every request is answered (503 while the store is away,
 never a 500, never a hang), nothing acknowledged is lost, the server serves again by itself once
 the store is back, and a kiosk retrying under one ``Idempotency-Key`` gets exactly one ticket.
+The same holds when the cluster stays up and every session is cut again and again
+(``pg_terminate_backend``), commits in flight included.
 
 Part of the PostgreSQL tier: it runs when ``QUEUEHALL_TEST_DATABASE_URL`` is set (the shared
 server is not used; the server binaries are). The figures are printed (``-s``);
