@@ -1,7 +1,9 @@
 """One place that maps every error to an HTTP status and the ``{"error", "detail"}`` body.
 
 Domain errors (``app.queue_engine.errors``) know no HTTP; runtime, auth and request errors are
-mapped here too. Unexpected exceptions become a 500 with no internals in the body, and are
+mapped here too. A read that cannot reach the store (a refused or dropped connection, a server
+still starting) is a 503 ``StoreUnavailable`` with ``Retry-After``, as a command that cannot be
+committed is. Unexpected exceptions become a 500 with no internals in the body, and are
 logged: none is expected, and the API tests fail on any.
 """
 
@@ -13,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import ratings
@@ -20,6 +23,7 @@ from app.hall import (
     IdempotencyInFlight,
     IdempotencyMismatch,
     RuntimeFailure,
+    StoreUnavailable,
     UnknownBranch,
 )
 from app.queue_engine import errors as domain
@@ -176,3 +180,19 @@ def install(app: FastAPI) -> None:
     async def unexpected(_: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=error)
         return JSONResponse(body("InternalError", "Something went wrong on the server."), 500)
+
+    async def store_unreachable(request: Request, error: Exception) -> JSONResponse:
+        # Reads outside the hall runtime (credential checks, the event log, configuration)
+        # meet an outage as a driver error or, while connecting, as a bare ConnectionError.
+        if isinstance(error, IntegrityError):  # a refusal, not an outage
+            return await unexpected(request, error)
+        log.warning("the store did not answer: %r", error)
+        unavailable = StoreUnavailable()
+        return JSONResponse(
+            body(type(unavailable).__name__, unavailable.detail),
+            unavailable.status,
+            headers={"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(DBAPIError, store_unreachable)
+    app.add_exception_handler(ConnectionError, store_unreachable)

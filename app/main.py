@@ -156,9 +156,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        # The branch writers skip the pool's pre-ping (PostgreSQL; SQLite has none to skip).
+        # The branch writers get an engine of their own, so that a commit never waits for a
+        # connection behind a burst of reads (on SQLite, sharing the read pool let 500
+        # concurrent requests hold a commit for 20-30 s: tests/reliability/test_races.py).
+        # On PostgreSQL it skips the pool's pre-ping; SQLite writes one transaction at a time
+        # anyway, so its writers share one connection instead of polling SQLite's busy lock.
         writer = (
-            None
+            create_engine(settings.database_url, pool_size=1, max_overflow=0)
             if is_sqlite(settings.database_url)
             else create_engine(settings.database_url, pool_pre_ping=False)
         )
@@ -184,8 +188,7 @@ def create_app(
             await hub.stop()
             await halls.stop()
             await engine.dispose()
-            if writer is not None:
-                await writer.dispose()
+            await writer.dispose()
 
     app = FastAPI(
         title="Queuehall",
