@@ -306,6 +306,39 @@ def fresh_pg_database(admin_dsn: str, name: str) -> Iterator[str]:
         pg_run(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def prepared_store(
+    stack: contextlib.ExitStack, store: str, admin_dsn: str, workdir: Path, name: str
+) -> tuple[str, str | None]:
+    """A fresh store named ``name``, migrated, with the benchmark's administrator: its
+    SQLAlchemy URL and, on PostgreSQL, its plain DSN (dropped when ``stack`` closes)."""
+    from app.auth import Role
+    from app.bootstrap import create_user
+    from app.db.migrate import upgrade_sync
+    from app.db.session import create_engine
+    from app.db.store import Store
+
+    pg_dsn = None
+    if store == "postgresql":
+        pg_dsn = stack.enter_context(fresh_pg_database(admin_dsn, name))
+        url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    else:
+        path = workdir / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite+aiosqlite:///{path}"
+    upgrade_sync(url)
+
+    async def admin() -> None:
+        engine = create_engine(url)
+        try:
+            await create_user(Store(engine), *ADMIN, Role.ADMIN, None)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin())
+    return url, pg_dsn
+
+
 def pg_counters(dsn: str) -> dict[str, int]:
     """Commits of this database and WAL flushes of the cluster, as PostgreSQL counts them."""
     commits, wal = pg_run(
@@ -381,34 +414,10 @@ def queuehall(
     call_mode: str = "next",
     key_suffix: str = "",
 ) -> Iterator[System]:
-    from app.auth import Role
-    from app.bootstrap import create_user
-    from app.db.migrate import upgrade_sync
-    from app.db.session import create_engine
-    from app.db.store import Store
-
     with contextlib.ExitStack() as stack:
-        pg_dsn = None
-        if store == "postgresql":
-            pg_dsn = stack.enter_context(
-                fresh_pg_database(admin_dsn, f"queuehall_bench_http{key_suffix.replace('-', '_')}")
-            )
-            url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        else:
-            path = workdir / f"queuehall-bench{key_suffix}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            url = f"sqlite+aiosqlite:///{path}"
-        upgrade_sync(url)
-
-        async def admin() -> None:
-            engine = create_engine(url)
-            try:
-                await create_user(Store(engine), *ADMIN, Role.ADMIN, None)
-            finally:
-                await engine.dispose()
-
-        asyncio.run(admin())
+        url, pg_dsn = prepared_store(
+            stack, store, admin_dsn, workdir, f"queuehall_bench_http{key_suffix.replace('-', '_')}"
+        )
         env = {
             "QUEUEHALL_DATABASE_URL": url,
             "QUEUEHALL_RATE_LIMIT_ISSUE": "1000000/minute",

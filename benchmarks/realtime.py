@@ -43,7 +43,6 @@ import json
 import os
 import platform
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -58,19 +57,19 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from benchmarks.http import (
+    ADMIN,
     PYTHON,
     REPO,
     Server,
     cpu_model,
-    fresh_pg_database,
     load_average,
     machine_busy_ticks,
     percentile,
+    prepared_store,
     process_user_system_ticks,
 )
 
 BRANCH = "hall"
-ADMIN = ("bench-admin", secrets.token_urlsafe(12))
 TARGETS_P99_MS = {100: 10.0, 1000: 40.0}
 CALLED = b'"ticket_called"'
 FINISHED = b'"ticket_finished"'
@@ -252,31 +251,8 @@ SERVER_PID = [0]
 def queuehall(
     store: str, admin_dsn: str, workdir: Path, profile: Path | None = None
 ) -> Iterator[tuple[Server, str, str]]:
-    from app.auth import Role
-    from app.bootstrap import create_user
-    from app.db.migrate import upgrade_sync
-    from app.db.session import create_engine
-    from app.db.store import Store
-
     with contextlib.ExitStack() as stack:
-        if store == "postgresql":
-            dsn = stack.enter_context(fresh_pg_database(admin_dsn, "queuehall_bench_realtime"))
-            url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        else:
-            path = workdir / "queuehall-bench-realtime.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            url = f"sqlite+aiosqlite:///{path}"
-        upgrade_sync(url)
-
-        async def admin() -> None:
-            engine = create_engine(url)
-            try:
-                await create_user(Store(engine), *ADMIN, Role.ADMIN, None)
-            finally:
-                await engine.dispose()
-
-        asyncio.run(admin())
+        url, _ = prepared_store(stack, store, admin_dsn, workdir, "queuehall_bench_realtime")
         env = {
             "QUEUEHALL_DATABASE_URL": url,
             "QUEUEHALL_RATE_LIMIT_ISSUE": "1000000/minute",
