@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.test_serve import Server
 
 from .harness import (
     REQUEST_SECONDS,
@@ -46,20 +49,34 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
         await postgres.remove()
 
 
+@asynccontextmanager
+async def serving_branches(
+    postgres: PrivatePostgres, tmp_path: Path
+) -> AsyncIterator[tuple[Server, str]]:
+    """A real server on the private cluster with the test branches and an admin's token; on
+    exit it is killed and its log must hold no traceback."""
+    await prepare_store(postgres.url)
+    started = await start(server_environment(postgres.url), tmp_path, "serve")
+    try:
+        token = await sign_in(started.server)
+        async with client(started.server, token) as http:
+            await add_branches(http, BRANCHES)
+        yield started.server, token
+    finally:
+        await started.server.kill()
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+
+
 if os.environ.get("QUEUEHALL_TEST_DATABASE_URL"):
 
     async def test_a_store_outage_under_load_answers_503_loses_nothing_and_heals_itself(
         private_postgres: PrivatePostgres, tmp_path: Path
     ) -> None:
-        await prepare_store(private_postgres.url)
-        started = await start(server_environment(private_postgres.url), tmp_path, "serve")
-        try:
-            token = await sign_in(started.server)
-            async with client(started.server, token) as http:
-                await add_branches(http, BRANCHES)
+        async with serving_branches(private_postgres, tmp_path) as (server, token):
             ledger, timeline = Ledger(), Timeline()
             figures = await run_outage(
-                started.server,
+                server,
                 token,
                 private_postgres,
                 BRANCHES,
@@ -82,26 +99,17 @@ if os.environ.get("QUEUEHALL_TEST_DATABASE_URL"):
                 assert len({a["token"] for a in answers}) == 1, key
             facts = await check_store(private_postgres.url, ledger)
             assert facts.tickets == len(timeline.keyed), "a key made two tickets, or one none"
-            await check_served_state(started.server, token, private_postgres.url, BRANCHES)
-            async with client(started.server) as http:
+            await check_served_state(server, token, private_postgres.url, BRANCHES)
+            async with client(server) as http:
                 assert (await http.get("/readyz")).status_code == 200
-        finally:
-            await started.server.kill()
-        log = (tmp_path / "serve.log").read_text(errors="replace")
-        assert "Traceback" not in log, log[-3000:]
 
     async def test_sessions_cut_mid_commit_answer_503_and_a_retried_key_makes_one_ticket(
         private_postgres: PrivatePostgres, tmp_path: Path
     ) -> None:
-        await prepare_store(private_postgres.url)
-        started = await start(server_environment(private_postgres.url), tmp_path, "serve")
-        try:
-            token = await sign_in(started.server)
-            async with client(started.server, token) as http:
-                await add_branches(http, BRANCHES)
+        async with serving_branches(private_postgres, tmp_path) as (server, token):
             ledger, timeline = Ledger(), Timeline()
             figures = await run_outage(
-                started.server,
+                server,
                 token,
                 private_postgres,
                 BRANCHES,
@@ -121,8 +129,4 @@ if os.environ.get("QUEUEHALL_TEST_DATABASE_URL"):
                 assert len({a["token"] for a in answers}) == 1, key
             facts = await check_store(private_postgres.url, ledger)
             assert facts.tickets == len(timeline.keyed), "a key made two tickets, or one none"
-            await check_served_state(started.server, token, private_postgres.url, BRANCHES)
-        finally:
-            await started.server.kill()
-        log = (tmp_path / "serve.log").read_text(errors="replace")
-        assert "Traceback" not in log, log[-3000:]
+            await check_served_state(server, token, private_postgres.url, BRANCHES)
