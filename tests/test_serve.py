@@ -74,8 +74,9 @@ def demo_account(output: str, role: str) -> tuple[str, str]:
 class Server:
     """``queuehall serve`` in a child process, its output in a log file."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path, *options: str) -> None:
         self.env = env
+        self.options = options  # more ``queuehall serve`` arguments, e.g. ``--demo``
         self.cwd = cwd
         self.log = log
         self.port = free_port()
@@ -88,6 +89,7 @@ class Server:
             self.process = await asyncio.create_subprocess_exec(
                 str(QUEUEHALL),
                 "serve",
+                *self.options,
                 "--port",
                 str(self.port),
                 env=self.env,
@@ -129,12 +131,12 @@ async def test_serve_runs_the_demo_hall_over_http_and_stops_cleanly_on_sigterm(
     tmp_path: Path,
 ) -> None:
     env = environment(database_url)
-    await queuehall(env, tmp_path, "migrate")
-    clerk = demo_account(await queuehall(env, tmp_path, "demo"), "clerk")
-    server = Server(env, tmp_path, tmp_path / "serve.log")
+    server = Server(env, tmp_path, tmp_path / "serve.log", "--demo")  # as scripts/serve runs it
     try:
         ready = await server.start()
         assert ready == {"status": "ready", "branches": 1}
+        clerk = demo_account(server.output(), "clerk")
+        assert f"{server.url}/docs" in server.output()  # links name the address served
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             health = await client.get("/healthz")
             assert (health.status_code, health.json()) == (200, {"status": "ok"})
@@ -163,7 +165,7 @@ async def test_serve_runs_the_demo_hall_over_http_and_stops_cleanly_on_sigterm(
     assert "Traceback" not in server.output()
 
     # Started again on the same store (migrations already applied), the call is still there.
-    again = Server(env, tmp_path, tmp_path / "serve-again.log")
+    again = Server(env, tmp_path, tmp_path / "serve-again.log", "--demo")
     try:
         assert (await again.start())["branches"] == 1
         async with httpx.AsyncClient(base_url=again.url, timeout=30) as client:
@@ -297,5 +299,5 @@ def test_the_image_installs_in_place_next_to_its_migrations() -> None:
 
 def test_scripts_serve_runs_what_the_process_test_runs_in_the_same_order() -> None:
     script = (ROOT / "scripts" / "serve").read_text()
-    steps = re.findall(r"^(?:exec )?\.venv/bin/queuehall (\w+)", script, re.MULTILINE)
-    assert steps == ["migrate", "demo", "serve"]
+    runs = re.findall(r"^(?:exec )?\.venv/bin/queuehall (.*)$", script, re.MULTILINE)
+    assert runs == ['serve --demo "$@"']
