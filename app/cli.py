@@ -26,6 +26,7 @@ import asyncio
 import copy
 import getpass
 import json
+import logging
 import re
 import signal
 import sys
@@ -541,11 +542,31 @@ def demo_report(accounts: DemoAccounts | None, base_url: str) -> str:
     )
 
 
+# A customer's ticket token in a path: /api/v1/tickets/{token}, /t/{token}, /ws/tickets/{token}.
+TICKET_TOKEN_IN_PATH = re.compile(r"(/(?:tickets|t)/)([A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,60}")
+
+
+class MaskTicketTokens(logging.Filter):
+    """Keep customers' ticket tokens out of the access log: whoever reads the log could
+    otherwise open or cancel their tickets. The first four characters stay, so that the lines of
+    one ticket can still be matched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            masked = TICKET_TOKEN_IN_PATH.sub(r"\1\2…", args[2])
+            record.args = (*args[:2], masked, *args[3:])
+        return True
+
+
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging, with Queuehall's own loggers (``queuehall.*``) at the same level."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask_ticket_tokens"] = {"()": MaskTicketTokens}
+    access = config["loggers"]["uvicorn.access"]
+    access["filters"] = [*access.get("filters", []), "mask_ticket_tokens"]
     config["loggers"]["queuehall"] = {
         "handlers": ["default"],
         "level": level.upper(),

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.audit import AuditWriter
 from app.auth import DeviceKind, InvalidToken, Principal, Role, decode_token
 from app.bus import EventBus
 from app.db import models
@@ -36,6 +37,9 @@ class Services:
     limiter: RateLimiter
     credentials: CredentialCache
     tokens: VerifiedTokens = field(default_factory=lambda: VerifiedTokens())
+    # Background work of appointments (app.appointments.jobs.AppointmentJobs), when running.
+    appointments: Any = None
+    audit: AuditWriter | None = None
 
 
 class VerifiedTokens:
@@ -140,12 +144,15 @@ async def principal_from_token(services: Services, token: str) -> Principal:
 
 
 async def optional_principal(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     if credentials is None:
         return None
-    return await principal_from_token(services, credentials.credentials)
+    principal = await principal_from_token(services, credentials.credentials)
+    request.state.principal = principal  # for the audit log (app.audit)
+    return principal
 
 
 async def current_principal(

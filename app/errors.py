@@ -9,13 +9,15 @@ logged: none is expected, and the API tests fail on any.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import ratings
@@ -28,7 +30,11 @@ from app.hall import (
 )
 from app.queue_engine import errors as domain
 
+WS_TRY_AGAIN_LATER = 1013  # docs/realtime.md, close codes
+
 log = logging.getLogger("queuehall.errors")
+# What FastAPI says of a body it cannot decode (not UTF-8): said again as a sentence here.
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
 
 
 class ApiError(Exception):
@@ -113,7 +119,10 @@ def body(error: str, detail: str) -> dict[str, str]:
     return {"error": error, "detail": detail}
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: Exception, request: Request | None = None) -> str:
+    if isinstance(error, domain.ServicePaused):  # said to customers: Chinese unless asked
+        accepted = request.headers.get("accept-language", "") if request else ""
+        return error.en if accepted.strip().lower().startswith("en") else error.zh
     detail = getattr(error, "detail", None)
     if isinstance(detail, str) and detail:
         return detail
@@ -124,6 +133,8 @@ def _describe(error: Exception) -> str:
 def validation_sentence(errors: list[Any]) -> str:
     """A readable sentence from pydantic's error list: where, and what is wrong."""
     parts = []
+    # An unknown field is named first: it is usually the one mistake behind the others.
+    errors = sorted(errors, key=lambda error: error.get("type") != "extra_forbidden")
     for error in errors[:5]:
         if error.get("type") == "json_invalid":
             reason = str(error.get("ctx", {}).get("error", "")) or "it cannot be parsed"
@@ -151,8 +162,8 @@ def install(app: FastAPI) -> None:
 
     for error_class, status in DOMAIN_STATUS:
 
-        async def handler(_: Request, error: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse(body(type(error).__name__, _describe(error)), status)
+        async def handler(request: Request, error: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse(body(type(error).__name__, _describe(error, request)), status)
 
         app.add_exception_handler(error_class, handler)
 
@@ -170,8 +181,11 @@ def install(app: FastAPI) -> None:
             413: "BodyTooLarge",
         }
         name = names.get(error.status_code, "HTTPError")
+        detail = str(error.detail)
+        if error.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
+            detail = "The body cannot be read: it is not UTF-8 text of its declared media type."
         return JSONResponse(
-            body(name, str(error.detail)),
+            body(name, detail),
             error.status_code,
             headers=getattr(error, "headers", None),
         )
@@ -181,12 +195,18 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error", exc_info=error)
         return JSONResponse(body("InternalError", "Something went wrong on the server."), 500)
 
-    async def store_unreachable(request: Request, error: Exception) -> JSONResponse:
+    async def store_unreachable(request: Any, error: Exception) -> Any:
+        # ``request`` is a Request, or a WebSocket when a socket's handler raised.
         # Reads outside the hall runtime (credential checks, the event log, configuration)
-        # meet an outage as a driver error or, while connecting, as a bare ConnectionError.
+        # meet an outage as a driver error or, while connecting, as a bare ConnectionError; a
+        # silent network as a statement or connect timeout, or no pooled connection in time.
         if isinstance(error, IntegrityError):  # a refusal, not an outage
             return await unexpected(request, error)
         log.warning("the store did not answer: %r", error)
+        if isinstance(request, WebSocket):  # a socket gets a close code, not a response
+            with contextlib.suppress(Exception):  # already closed
+                await request.close(WS_TRY_AGAIN_LATER, "The store is unavailable; reconnect.")
+            return None
         unavailable = StoreUnavailable()
         return JSONResponse(
             body(type(unavailable).__name__, unavailable.detail),
@@ -196,3 +216,5 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(DBAPIError, store_unreachable)
     app.add_exception_handler(ConnectionError, store_unreachable)
+    app.add_exception_handler(TimeoutError, store_unreachable)
+    app.add_exception_handler(PoolTimeout, store_unreachable)

@@ -109,6 +109,7 @@ class _Pending:
 
 
 _IN_FLIGHT = object()
+SILENCE_BACKOFF_SECONDS = 1.0
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
@@ -150,6 +151,7 @@ class HallRuntime:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stale = False
+        self._silent_until = 0.0  # see _note_silence
         self._keys: OrderedDict[str, Any] = OrderedDict()  # recent idempotency keys
         self._recent_keys = recent_keys
         self._writer: asyncio.Task[None] | None = None
@@ -236,11 +238,13 @@ class HallRuntime:
         reconfigure: Callable[[BranchConfig], BranchConfig] | None = None,
         extra: Iterable[ExtraWrite] = (),
         publish: bool = True,
+        finished_by: int | None = None,
     ) -> Reply:
         """Apply ``command`` and return its reply once it is durable.
 
         ``reconfigure`` maps the current configuration to a new one, applied first under the
-        lock (the caller stores the new rows through ``extra``). Raises the engine's domain
+        lock (the caller stores the new rows through ``extra``). ``finished_by``, a staff id, is
+        stored on the tickets the command finishes. Raises the engine's domain
         errors, :class:`RuntimeFailure`, or the idempotency errors.
         """
         if idempotency is not None:
@@ -249,9 +253,12 @@ class HallRuntime:
                 return stored
         async with self.lock:
             if self._stale:
+                if time.monotonic() < self._silent_until:  # the store timed out just now
+                    raise StoreUnavailable()
                 try:
                     await self.reload()
                 except Exception as error:
+                    self._note_silence(error)
                     raise StoreUnavailable() from error
             if idempotency is not None:
                 remembered = self._keys.get(idempotency.key)
@@ -284,6 +291,10 @@ class HallRuntime:
                 raise StoreUnavailable()
             batch = self._batch_of(events)
             batch.extra.extend(extra)
+            if finished_by is not None:
+                for event in events:
+                    if isinstance(event, TicketFinished):
+                        batch.finished_by[event.ticket_id] = finished_by
             if idempotency is not None:
                 batch.idempotency.append(
                     models.IdempotencyKey(
@@ -471,17 +482,27 @@ class HallRuntime:
         for item in failed:
             if item.idempotency_key is not None:
                 self._keys.pop(item.idempotency_key, None)
-        # Rebuild before answering, so that nobody who saw the error reads the failed state.
+        # Rebuild before answering, so that nobody who saw the error reads the failed state;
+        # except after a timeout (a silent network): a rebuild would wait as long again, so
+        # the callers get their 503 at once and the next command rebuilds first.
+        self._note_silence(error)
         async with self.lock:
-            if self._stale:  # else a command already reloaded (and may have queued on top)
+            if self._stale and time.monotonic() >= self._silent_until:
                 try:
                     await self.reload()
                 except Exception as reload_error:  # store down: retried before the next command
+                    self._note_silence(reload_error)
                     log.warning("branch %s: reload failed: %r", self.branch_id, reload_error)
         for item in failed:
             if not item.future.done():
                 item.future.set_exception(failure)
                 item.future.add_done_callback(_retrieve)
+
+    def _note_silence(self, error: BaseException) -> None:
+        """After a store timeout, commands fail at once for a second instead of each waiting
+        for a timeout of its own behind the branch lock."""
+        if isinstance(error, TimeoutError):
+            self._silent_until = time.monotonic() + SILENCE_BACKOFF_SECONDS
 
 
 class UnknownBranch(LookupError):

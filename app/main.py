@@ -12,7 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import errors
+from app import errors, openapi
+from app.appointments.jobs import AppointmentJobs
+from app.audit import AuditTrail, AuditWriter
 from app.bus import EventBus
 from app.db import models
 from app.db.session import create_engine, is_sqlite
@@ -20,18 +22,29 @@ from app.db.store import Store
 from app.deps import CredentialCache, Services
 from app.hall import Halls
 from app.heap import HeapFreezer
+from app.hotpath import HotPath
+from app.identity import provider_from_settings
 from app.metrics import observe_request
+from app.notify.adapters import adapter_from_settings
+from app.notify.outbox import Sender
+from app.overdue import OverdueWatch
 from app.ratelimit import RateLimiter
 from app.realtime import Hub
 from app.routers import (
+    appointments,
+    audit,
     auth,
     branches,
     cases,
     counters,
+    dashboard,
     devices,
     health,
+    mp,
+    notices,
     queue,
     ratings,
+    reports,
     screens,
     tickets,
     ws,
@@ -155,7 +168,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        timeouts = {
+            "connect_timeout": settings.store_connect_timeout_seconds,
+            "command_timeout": settings.store_command_timeout_seconds,
+        }
+        engine = create_engine(settings.database_url, **timeouts)
         # The branch writers get an engine of their own, so that a commit never waits for a
         # connection behind a burst of reads (on SQLite, sharing the read pool let 500
         # concurrent requests hold a commit for 20-30 s: tests/reliability/test_races.py).
@@ -164,7 +181,7 @@ def create_app(
         writer = (
             create_engine(settings.database_url, pool_size=1, max_overflow=0)
             if is_sqlite(settings.database_url)
-            else create_engine(settings.database_url, pool_pre_ping=False)
+            else create_engine(settings.database_url, pool_pre_ping=False, **timeouts)
         )
         store = Store(engine, writer=writer)
         bus = EventBus()
@@ -180,13 +197,39 @@ def create_app(
             credentials=CredentialCache(store),
         )
         services = app.state.services
+        services.audit = AuditWriter(store)
+        services.audit.start()
+        app.state.overdue = overdue = OverdueWatch(store, halls, clock)
+        overdue.start()
         app.state.realtime = hub = Hub(settings, store, bus, halls, services.secret)
         await hub.start()
+        app.state.identity = provider_from_settings(settings)
+        sender = Sender(
+            store,
+            adapter_from_settings(settings),
+            clock=clock,
+            max_attempts=settings.notify_max_attempts,
+            backoff_seconds=settings.notify_backoff_seconds,
+        )
+        services.appointments = jobs = AppointmentJobs(
+            store,
+            bus,
+            halls,
+            sender,
+            clock=clock,
+            tick_seconds=settings.appointments_tick_seconds,
+            retention_booking_days=settings.retention_booking_days,
+            retention_ticket_days=settings.retention_ticket_days,
+        )
+        await jobs.start()
         try:
             yield
         finally:
+            await jobs.stop()
+            await overdue.stop()
             await hub.stop()
             await halls.stop()
+            await services.audit.stop()
             await engine.dispose()
             await writer.dispose()
 
@@ -197,6 +240,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    appointments.install(app)
+    app.add_middleware(HotPath)  # innermost: CORS headers and metrics apply to it as well
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -204,6 +249,11 @@ def create_app(
         allow_headers=["*"],
     )
 
+    app.add_middleware(
+        AuditTrail,
+        writer=lambda: getattr(getattr(app.state, "services", None), "audit", None),
+        clock=clock,
+    )
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     for router in (health.router, ws.router, screens.router):
@@ -218,6 +268,13 @@ def create_app(
         queue.router,
         ratings.router,
         cases.router,
+        appointments.router,
+        mp.router,
+        reports.router,
+        dashboard.router,
+        notices.router,
+        audit.router,
     ):
         app.include_router(router, prefix=API)
+    openapi.install(app)
     return app

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from app.hall import Halls
+    from app.realtime import Hub
 
 REGISTRY = CollectorRegistry()
 
@@ -57,7 +58,28 @@ class WaitingCollector(Collector):
         yield longest
 
 
-def render(halls: Halls) -> bytes:
+class RealtimeCollector(Collector):
+    """Open WebSockets by audience and live branch feeds, read at scrape time: after clients
+    leave, both go back to what they were (a leak shows here)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        connections = GaugeMetricFamily(
+            "queuehall_ws_connections", "Open WebSocket connections.", labels=["audience"]
+        )
+        for audience, count in self.hub.counts().items():
+            connections.add_metric([audience], count)
+        yield connections
+        yield GaugeMetricFamily(
+            "queuehall_ws_feeds", "Branches with a live realtime feed.", value=self.hub.feed_count
+        )
+
+
+def render(halls: Halls, hub: Hub | None = None) -> bytes:
     registry = CollectorRegistry()
     registry.register(WaitingCollector(halls))
+    if hub is not None:
+        registry.register(RealtimeCollector(hub))
     return generate_latest(REGISTRY) + generate_latest(registry)

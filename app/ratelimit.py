@@ -32,6 +32,20 @@ class RateLimiter:
         item = _parsed(limit)
         if await self._limiter.hit(item, *identifiers):
             return
+        await self._refuse(limit, *identifiers)
+
+    async def refuse_if_spent(self, limit: str, *identifiers: str) -> None:
+        """:class:`TooManyRequests` if the limit is used up, without counting a hit: for limits
+        on failures, counted by :meth:`count` once an attempt has failed."""
+        if not await self._limiter.test(_parsed(limit), *identifiers):
+            await self._refuse(limit, *identifiers)
+
+    async def count(self, limit: str, *identifiers: str) -> None:
+        """Count one hit, refusing nothing (the next :meth:`refuse_if_spent` decides)."""
+        await self._limiter.hit(_parsed(limit), *identifiers)
+
+    async def _refuse(self, limit: str, *identifiers: str) -> None:
+        item = _parsed(limit)
         stats = await self._limiter.get_window_stats(item, *identifiers)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise TooManyRequests(

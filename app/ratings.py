@@ -20,7 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 from zoneinfo import ZoneInfo
+
+from app.queue_engine.model import Event, event
 
 
 class Scale(StrEnum):
@@ -195,3 +198,23 @@ def add_working_days(start: float, days: int, timezone: str) -> float:
 
 def overdue(state: str, deadline: float, now: float) -> bool:
     return state == CaseState.OPEN and now > deadline
+
+
+@event
+class RatingReceived(Event):
+    """A rating was stored: logged in ``branch_events`` through the hall runtime (after the
+    rating's own transaction) so that dashboards hear of it in ``seq`` order."""
+
+    type: ClassVar[str] = "rating_received"
+    rating_id: int
+    ticket_id: int
+    number: str
+    service: str
+    counter: int | None
+    clerk_id: int | None
+    level: str
+    score: int
+    negative: bool
+    reason: str | None
+    channel: str
+    case_id: int | None

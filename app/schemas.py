@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.queue_engine import TicketRecord
@@ -30,15 +31,18 @@ def _no_control_characters_but_line_breaks(value: str) -> str:
 Printable = AfterValidator(_no_control_characters)
 PrintableLines = AfterValidator(_no_control_characters_but_line_breaks)
 
-ServiceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,3}$")]
+ServiceCode = Annotated[str, StringConstraints(max_length=3, pattern=r"^[A-Z]{1,3}$")]
 ShortText = Annotated[
     str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True), Printable
 ]
 OptionalText = Annotated[str, StringConstraints(max_length=100, strip_whitespace=True), Printable]
-Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-TicketNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{1,3}[0-9]{1,6}$")]
+Channel = Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+TicketNumber = Annotated[str, StringConstraints(max_length=9, pattern=r"^[A-Za-z]{1,3}[0-9]{1,6}$")]
 CounterNumber = Annotated[int, Field(ge=1, le=9999)]
-BranchId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+BranchId = Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+# A branch named in a path: bounded, but not checked against the id pattern, so that an id the
+# pattern refuses is "not found" (404) like any other unknown branch.
+BranchPath = Annotated[str, Path(max_length=40)]
 
 
 class Strict(BaseModel):

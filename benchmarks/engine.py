@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from app.queue_engine import BranchConfig, CounterConfig, QueueEngine, ServiceConfig
+from benchmarks.workload import SuiteContext, Verdict, WorkloadReport
 
 BUSINESS_DAY = "2026-03-02"
 START = 1_772_409_600.0  # 2026-03-02 08:00 (UTC+8) in epoch seconds
@@ -766,6 +767,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         log(f"Wrote {args.json}")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# In the benchmark suite (benchmarks/suite.py)
+
+SUITE = replace(
+    FULL, samples=5_000, warmup=1_000, scenarios=(Scenario(1), Scenario(5), Scenario(20))
+)
+SUITE_QUICK = replace(
+    QUICK,
+    sizes=(10_000,),
+    samples=1_000,
+    scenarios=(Scenario(1), Scenario(5), Scenario(20)),
+    memory_sizes=(10_000, 50_000),
+)
+
+
+def run_for_suite(context: SuiteContext) -> WorkloadReport:
+    """Workload 1: engine call-next and issue p50/p99 at 10k, 100k and 1M waiting, K = 1, 5,
+    20; memory per waiting ticket; GC pauses (5,000 quiet samples per cell in the suite)."""
+    settings = SUITE_QUICK if context.quick else SUITE
+    yardstick = Yardstick()
+    results: dict[str, Any] = {"settings": asdict(settings), "machine": machine()}
+    results["memory_and_gc"] = measure_memory_and_gc(settings, context.log)
+    results["tracemalloc"] = measure_tracemalloc(settings, context.log)
+    results["latency"] = measure_latency(settings, yardstick, context.log)
+    results["verdicts"] = verdicts(results)
+    lines = [
+        "| counter serves | waiting | call-next p50 µs | call-next p99 µs | issue p50 µs "
+        "| issue p99 µs | quiet chunks |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for cell in results["latency"]:
+        call, issue = cell["call_next"], cell["issue"]
+        lines.append(
+            f"| {cell['scenario']} | {cell['waiting']:,} | {call['p50_us']:.1f} "
+            f"| {call['p99_us']:.1f} | {issue['p50_us']:.1f} | {issue['p99_us']:.1f} "
+            f"| {cell['quiet_chunks']}/{cell['chunks']}"
+            + (" (disturbed: all samples)" if cell["disturbed"] else "")
+            + " |"
+        )
+    rss = results["memory_and_gc"]["rss"]
+    bursts = results["memory_and_gc"]["gc_bursts"]
+    lines += [
+        "",
+        "Memory per waiting ticket (engine alone): "
+        + ", ".join(f"{p['rss_bytes_per_ticket']:.0f} B (RSS, {p['waiting']:,})" for p in rss)
+        + f", {results['tracemalloc']['bytes_per_ticket']:.0f} B (tracemalloc, "
+        f"{results['tracemalloc']['waiting']:,}). Full collection with "
+        f"{rss[-1]['waiting']:,} live: {bursts['not_frozen']['forced_full_collection_ms']:.0f} ms "
+        f"without `gc.freeze()`, {bursts['frozen']['forced_full_collection_ms']:.1f} ms after it.",
+    ]
+    found = [
+        Verdict(
+            f"engine: {v['target']} ≤ {v['limit']:g} {v['unit']}",
+            f"{v['measured']:.1f} {v['unit']}",
+            bool(v["met"]),
+        )
+        for v in results["verdicts"]
+        if "memory" in v["target"] or "call_next p50" in v["target"]
+    ]
+    return WorkloadReport("Engine only (workload 1)", results, "\n".join(lines), found)
 
 
 if __name__ == "__main__":

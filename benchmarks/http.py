@@ -73,6 +73,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from benchmarks.workload import SuiteContext, Verdict, WorkloadReport
+
 REPO = Path(__file__).resolve().parents[1]
 LOAD_SCRIPT = Path(__file__).with_name("http_load.lua")
 PYTHON = sys.executable
@@ -87,6 +89,7 @@ ADMIN = ("bench-admin", secrets.token_urlsafe(12))
 TARGET_ISSUE_ONE_BRANCH = 1500.0
 TARGET_ISSUE_ACROSS_BRANCHES = 3000.0
 TARGET_CALL_RATIO = 1.5
+IN_FLIGHT_MARGIN = 2 * CALL_COUNTERS
 
 
 @dataclass(frozen=True)
@@ -298,7 +301,9 @@ def pg_run(dsn: str, *statements: str) -> list[Any]:
 
 @contextlib.contextmanager
 def fresh_pg_database(admin_dsn: str, name: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards. Yields its asyncpg DSN."""
+    """A new, empty PostgreSQL database, dropped afterwards. Yields its asyncpg DSN. The name
+    gets this process's id, so that two benchmark runs on one cluster never drop each other's."""
+    name = f"{name}_{os.getpid()}"
     pg_run(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     try:
         yield pg_url(admin_dsn, name)
@@ -533,6 +538,7 @@ def run_wrk(
     seconds: int,
     quota: int = 0,
     stop_when: Callable[[], bool] | None = None,
+    services: Sequence[str] = SERVICES,
 ) -> WrkRun:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         out_path = Path(out.name)
@@ -542,7 +548,7 @@ def run_wrk(
         "BENCH_PREFIX": system.prefix,
         "BENCH_TOKEN": system.token,
         "BENCH_BRANCHES": ",".join(branches),
-        "BENCH_SERVICES": ",".join(SERVICES),
+        "BENCH_SERVICES": ",".join(services),
         "BENCH_COUNTER_BASE": "1",
         "BENCH_QUOTA": str(quota),
         "BENCH_OUT": str(out_path),
@@ -625,22 +631,34 @@ def measure(
     mode: str,
     branches: Sequence[str],
     connections: int,
+    services: Sequence[str] = SERVICES,
 ) -> Measurement:
+    """One warm-up and one measured wrk run; ``services`` are issued in turn (top-ups too)."""
     waiting_before = None
     if mode != "issue":
-        top_up(system, plan.backlog)
+        top_up(system, plan.backlog, services)
         waiting_before = system.waiting(CALL_BRANCH)
     warmup = run_wrk(
-        system, mode=mode, branches=branches, connections=connections, seconds=plan.warmup_seconds
+        system,
+        mode=mode,
+        branches=branches,
+        connections=connections,
+        seconds=plan.warmup_seconds,
+        services=services,
     )
     if mode != "issue":
         pace = len(warmup.latencies_us) / warmup.seconds
-        top_up(system, max(plan.backlog, math.ceil(1.5 * pace * plan.seconds)))
+        top_up(system, max(plan.backlog, math.ceil(1.5 * pace * plan.seconds)), services)
         waiting_before = system.waiting(CALL_BRANCH)
     pg_before = pg_counters(system.pg_dsn) if system.pg_dsn else None
     cpu_before = CpuSample.take(system.server.pid)
     run = run_wrk(
-        system, mode=mode, branches=branches, connections=connections, seconds=plan.seconds
+        system,
+        mode=mode,
+        branches=branches,
+        connections=connections,
+        seconds=plan.seconds,
+        services=services,
     )
     cpu_after = CpuSample.take(system.server.pid)
     postgres = None
@@ -698,13 +716,16 @@ def measure(
     return result
 
 
-def top_up(system: System, target: int) -> int:
-    """Issue tickets on the call branch until ``target`` wait; returns the waiting count."""
+def top_up(system: System, target: int, services: Sequence[str] = SERVICES) -> int:
+    """Issue tickets of ``services`` on the call branch until ``target`` wait (as
+    ``system.waiting`` counts them); returns the waiting count."""
     waiting = system.waiting(CALL_BRANCH)
     missing = target - waiting
     if missing > 0:
         connections = 32
-        quota = -(-missing // connections)
+        # A margin over what is missing: calls of the previous wrk run still in flight may take
+        # a few tickets after the count, and the run below stops only once ``target`` wait.
+        quota = -(-(missing + IN_FLIGHT_MARGIN) // connections)
         run_wrk(
             system,
             mode="issue",
@@ -713,6 +734,7 @@ def top_up(system: System, target: int) -> int:
             seconds=300,
             quota=quota,
             stop_when=lambda: system.waiting(CALL_BRANCH) >= target,
+            services=services,
         )
         waiting = system.waiting(CALL_BRANCH)
     return waiting
@@ -916,6 +938,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queuehall-postgresql-before, finish then call-next), first, for a before/after in one run",
     )
     parser.add_argument(
+        "--before-call",
+        choices=("next", "finish-call"),
+        default="finish-call",
+        help="how the --before-root tree is called (default finish-call: older trees have no "
+        "'next'; use next when it has one)",
+    )
+    parser.add_argument(
         "--only",
         choices=("queuehall-postgresql", "queuehall-sqlite", "pg-queue"),
         action="append",
@@ -949,7 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.pg,
                     workdir,
                     args.before_root.resolve(),
-                    call_mode="finish-call",
+                    call_mode=args.before_call,
                     key_suffix="-before",
                 )
             else:
@@ -985,6 +1014,95 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         log(f"Wrote {args.json}")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# In the benchmark suite (benchmarks/suite.py)
+
+SUITE = Plan(
+    seconds=5, warmup_seconds=2, concurrencies=(1, 8, 64), across_concurrency=64, backlog=5_000
+)
+SUITE_QUICK = Plan(
+    seconds=1, warmup_seconds=1, concurrencies=(1, 64), across_concurrency=64, backlog=1_000
+)
+
+
+def markdown_rows(rows: Sequence[Measurement]) -> list[str]:
+    lines = [
+        "| system | workload | in flight | req/s | p50 ms | p99 ms | server CPU ms/req "
+        "| cores server / PostgreSQL / other |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.system} | {row.workload} | {row.in_flight} | {row.per_second:,.0f} "
+            f"| {row.p50_ms:.2f} | {row.p99_ms:.2f} | {row.server_cpu_ms_per_request:.2f} "
+            f"| {row.cpu['server_cores']:.2f} / {row.cpu['postgres_cores']:.2f} / "
+            f"{row.cpu['other_cores']:.2f} |"
+        )
+    return lines
+
+
+def run_for_suite(context: SuiteContext) -> WorkloadReport:
+    """Workload 2: durable issue and call-next over HTTP at 1, 8 and 64 in flight, Queuehall on
+    PostgreSQL against the baseline (5 s measured runs in the suite; SQLite only standalone)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    plan = SUITE_QUICK if context.quick else SUITE
+    rows: list[Measurement] = []
+    for key in ("queuehall-postgresql", "pg-queue"):
+        if key == "pg-queue":
+            system_context = baseline(context.pg, context.workdir, 16)
+        else:
+            system_context = queuehall("postgresql", context.pg, context.workdir, REPO)
+        with system_context as system:
+            rows.extend(benchmark(system, plan))
+    found: list[Verdict] = []
+    top = max(plan.concurrencies)
+    one = max(
+        (find(rows, "queuehall-postgresql", "issue, one branch", c) for c in plan.concurrencies),
+        key=lambda row: row.per_second,
+    )
+    found.append(
+        Verdict(
+            f"durable issue, one branch ≥ {TARGET_ISSUE_ONE_BRANCH:,.0f}/s",
+            f"{one.per_second:,.0f}/s at {one.in_flight} in flight",
+            one.per_second >= TARGET_ISSUE_ONE_BRANCH,
+        )
+    )
+    many = find(rows, "queuehall-postgresql", f"issue, {len(ISSUE_BRANCHES)} branches", top)
+    found.append(
+        Verdict(
+            f"durable issue across 4 branches ≥ {TARGET_ISSUE_ACROSS_BRANCHES:,.0f}/s",
+            f"{many.per_second:,.0f}/s",
+            many.per_second >= TARGET_ISSUE_ACROSS_BRANCHES,
+        )
+    )
+    call = find(rows, "queuehall-postgresql", "call-next, one branch", top)
+    base = find(rows, "pg-queue", "call-next, one branch", top)
+    ratio = call.per_second / max(1e-9, base.per_second)
+    found.append(
+        Verdict(
+            f"call-next at {top} in flight ≥ {TARGET_CALL_RATIO}× the baseline",
+            f"{call.per_second:,.0f}/s against {base.per_second:,.0f}/s: {ratio:.2f}×",
+            ratio >= TARGET_CALL_RATIO,
+        )
+    )
+    call1 = find(rows, "queuehall-postgresql", "call-next, one branch", 1)
+    base1 = find(rows, "pg-queue", "call-next, one branch", 1)
+    found.append(
+        Verdict(
+            "call-next p50 at 1 in flight ≤ the baseline's",
+            f"{call1.p50_ms:.2f} ms against {base1.p50_ms:.2f} ms",
+            call1.p50_ms <= base1.p50_ms,
+        )
+    )
+    return WorkloadReport(
+        "HTTP: durable issue and call-next (workload 2)",
+        {"plan": asdict(plan), "measurements": [asdict(row) for row in rows]},
+        "\n".join(markdown_rows(rows)),
+        found,
+    )
 
 
 if __name__ == "__main__":

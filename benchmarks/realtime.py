@@ -68,6 +68,7 @@ from benchmarks.http import (
     prepared_store,
     process_user_system_ticks,
 )
+from benchmarks.workload import SuiteContext, Verdict, WorkloadReport
 
 BRANCH = "hall"
 TARGETS_P99_MS = {100: 10.0, 1000: 40.0}
@@ -168,6 +169,8 @@ class Result:
     server_cpu_ms_per_call: float
     machine_busy_cores: float
     sockets_lost: int
+    # Server RSS growth from before the sockets opened to after all had joined, per socket.
+    server_rss_bytes_per_socket: float | None = None
 
 
 async def measure(
@@ -177,6 +180,7 @@ async def measure(
     loop = asyncio.get_running_loop()
     displays: list[Display] = []
     host, port = ws_url.split("//")[1].split("/")[0].split(":")
+    rss_before = server_rss_bytes(SERVER_PID[0])
     for start in range(0, count, 100):
         batch = []
         for _ in range(min(100, count - start)):
@@ -193,6 +197,7 @@ async def measure(
     reply: list[float] = []
     async with httpx.AsyncClient(headers=headers, timeout=60) as client:
         await asyncio.sleep(0.5)
+        rss_joined = server_rss_bytes(SERVER_PID[0])
         ticks_before = process_user_system_ticks(SERVER_PID[0])
         busy_before = machine_busy_ticks()
         for i in range(warmup + calls):
@@ -241,7 +246,14 @@ async def measure(
         server_cpu_ms_per_call=round(server_cpu / (warmup + calls) * 1000, 2),
         machine_busy_cores=round(busy * (os.cpu_count() or 1), 2),
         sockets_lost=board.lost,
+        server_rss_bytes_per_socket=round((rss_joined - rss_before) / count) if count else None,
     )
+
+
+def server_rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc/PID/statm."""
+    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 SERVER_PID = [0]
@@ -399,6 +411,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# In the benchmark suite (benchmarks/suite.py)
+
+
+def run_for_suite(context: SuiteContext) -> WorkloadReport:
+    """Workload 4 (call → display delivery, N = 0, 100, 1,000) and the memory per display
+    socket of workload 6 (the server's RSS growth while the N sockets join)."""
+    calls, warmup = (30, 5) if context.quick else (150, 20)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    import uvloop
+
+    results: list[Result] = []
+    for count in (0, 100, 1000):
+        with queuehall("postgresql", context.pg, context.workdir) as (server, token, device):
+            issue(server.url, token, warmup + calls + 10)
+            ws_url = f"ws://127.0.0.1:{server.port}/ws/branches/{BRANCH}/display"
+            context.log(f"  {count} displays, {warmup} warm-up + {calls} measured calls")
+            result = uvloop.run(measure(server.url, ws_url, token, device, count, calls, warmup))
+            results.append(result)
+            context.log(
+                f"    last socket p50 {result.last_p50_ms} ms, p99 {result.last_p99_ms} ms; "
+                f"reply p50 {result.http_reply_p50_ms} ms; CPU/call {result.server_cpu_ms_per_call}"
+                f" ms; RSS/socket {result.server_rss_bytes_per_socket}"
+            )
+    lines = [
+        "| displays | last socket p50 ms | p99 ms | max ms | median socket p50 ms "
+        "| HTTP reply p50 / p99 ms | server CPU ms per call + finish | server RSS per socket "
+        "| sockets lost |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        per_socket = (
+            f"{r.server_rss_bytes_per_socket / 1024:.1f} KiB"
+            if r.server_rss_bytes_per_socket is not None
+            else "–"
+        )
+        lines.append(
+            f"| {r.displays:,} | {r.last_p50_ms} | {r.last_p99_ms} | {r.last_max_ms} "
+            f"| {r.median_socket_p50_ms if r.displays else '–'} "
+            f"| {r.http_reply_p50_ms} / {r.http_reply_p99_ms} | {r.server_cpu_ms_per_call} "
+            f"| {per_socket} | {r.sockets_lost} |"
+        )
+    verdicts = [
+        Verdict(
+            f"{r.displays:,}-display delivery p99 ≤ {r.target_p99_ms:g} ms",
+            f"{r.last_p99_ms} ms (p50 {r.last_p50_ms} ms)",
+            r.meets_target,
+        )
+        for r in results
+        if r.displays in TARGETS_P99_MS
+    ]
+    return WorkloadReport(
+        "Call → display delivery, memory per display socket (workloads 4 and 6)",
+        {"calls": calls, "warmup": warmup, "results": [asdict(r) for r in results]},
+        "\n".join(lines),
+        verdicts,
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""The long reliability run of issue #8 (durability and races); figures in docs/reliability.md.
+"""The long reliability run of issue #8 (durability, races, realtime faults); figures in
+docs/reliability.md.
 
-    .venv/bin/python -m benchmarks.soak --json artifacts/soak.json   # about 5 to 8 minutes
+    make soak    # or: .venv/bin/python -m benchmarks.soak --json artifacts/soak.json
 
-Three parts, each the scenario of a fast test in ``tests/reliability/`` made bigger, each
-checking the same invariants (any broken one stops the run with an AssertionError):
+Bounded at 13 minutes. Four parts, each the scenario of a fast test in ``tests/reliability/``
+(or ``tests/realtime/``) made bigger, each checking the same invariants (any broken one stops
+the run with an AssertionError):
 
 * crash: a real ``queuehall serve`` on a fresh PostgreSQL database, five branches of kiosks and
   clerks over loopback HTTP, SIGKILLed ``--kills`` times at a random moment 1 to 3 s into each
@@ -17,6 +19,9 @@ checking the same invariants (any broken one stops the run with an AssertionErro
   session is cut every 0.2 s for 5 s (``pg_terminate_backend``, commits in flight included).
   Figures: slowest 503, slowest answer during the outage, time from the store accepting again
   to the first commit.
+* faults (``benchmarks/soak_faults.py``): an offline display resuming 1,000 missed events, a
+  reconnect storm of 300 clients, a silent network to the store, and the server-level
+  Hypothesis stateful test with restarts on PostgreSQL.
 
 The shared PostgreSQL server named by ``--database-url`` (default
 ``QUEUEHALL_TEST_DATABASE_URL``) only hosts the databases this run creates and drops.
@@ -48,6 +53,7 @@ from sqlalchemy.engine import make_url
 from app import auth
 from app.db.migrate import upgrade
 from app.db.session import create_engine
+from benchmarks.soak_faults import add_arguments, faults
 from tests.reliability.harness import (
     Ledger,
     add_branches,
@@ -263,6 +269,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         report["races"] = await races(args.database_url, args.clicks)
         print(f"outage: {args.outages} PostgreSQL stops")
         report["outage"] = await outages(args.outages, workdir)
+    report["faults"] = await faults(args.database_url, args)
     report["seconds"] = round(time.monotonic() - began)
     return report
 
@@ -276,6 +283,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clicks", type=int, default=10_000)
     parser.add_argument("--outages", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("name a PostgreSQL server: --database-url or QUEUEHALL_TEST_DATABASE_URL")
@@ -284,7 +292,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse(sys.argv[1:])
-    figures = asyncio.run(asyncio.wait_for(main(arguments), 600))
+    figures = asyncio.run(asyncio.wait_for(main(arguments), 780))
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     if arguments.json:
         arguments.json.parent.mkdir(parents=True, exist_ok=True)

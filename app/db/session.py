@@ -17,7 +17,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An engine for ``url``. On PostgreSQL, ``connect_timeout`` bounds opening a connection
+    and ``command_timeout`` every statement, so that a network that drops packets fails a
+    request in time instead of holding it. (Waiting for a pooled connection keeps the pool's
+    own 30 s limit: a burst of requests may wait that long for a connection, not fail.)"""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -34,7 +44,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
+    if command_timeout is not None:
+        connect_args["command_timeout"] = command_timeout
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:

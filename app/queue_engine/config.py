@@ -46,6 +46,11 @@ class ServiceConfig:
     sla_seconds: float | None = None
     daily_quota: int | None = None
     mean_service_seconds: float = 300.0
+    # 暂停取号: no new walk-in or phone tickets; waiting tickets are still called and booked
+    # customers may still check in. The reason is shown in the refusal.
+    paused: bool = False
+    pause_reason: str = ""
+    pause_reason_en: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not SERVICE_CODE.match(self.code):

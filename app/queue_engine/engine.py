@@ -41,6 +41,7 @@ from .errors import (
     QuotaReached,
     ReturnNotAllowed,
     ServiceNotServedHere,
+    ServicePaused,
     UnknownCounter,
     UnknownService,
     UnknownTicket,
@@ -144,6 +145,7 @@ class ServiceStatus:
     eta_minutes: int | None  # for a ticket taken now
     issued_today: int
     quota_left: int | None
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,8 +453,11 @@ class QueueEngine:
         *,
         now: float,
     ) -> list[Event]:
-        """Take a number. Returns ``[TicketIssued]``; quota reached → :class:`QuotaReached`."""
+        """Take a number. Returns ``[TicketIssued]``; quota reached → :class:`QuotaReached`,
+        issuing paused → :class:`ServicePaused`."""
         svc = self._service(service)
+        if svc.config.paused:
+            raise paused_refusal(svc.config)
         klass = _priority(priority)
         if klass is APPOINTMENT:
             raise InvalidCommand(
@@ -1014,6 +1019,7 @@ class QueueEngine:
                     eta_minutes=None if eta is None else _to_minutes(eta),
                     issued_today=len(svc.ids),
                     quota_left=None if quota is None else max(0, quota - len(svc.ids)),
+                    paused=svc.config.paused,
                 )
             )
         counters = tuple(
@@ -1460,3 +1466,13 @@ def _channel(value: str) -> str:
 
 def _to_minutes(seconds: float) -> int:
     return max(0, round(seconds / 60))
+
+
+def paused_refusal(service: ServiceConfig) -> ServicePaused:
+    """The refusal of a new ticket for a paused service, in Chinese and English."""
+    zh = f"{service.code} 业务（{service.name}）暂停取号"
+    en = f"Service {service.code} ({service.name_en or service.name}) is not issuing tickets now"
+    if service.pause_reason:
+        zh += f"：{service.pause_reason}"
+        en += f": {service.pause_reason_en or service.pause_reason}"
+    return ServicePaused(f"{zh}。", f"{en}.")

@@ -15,6 +15,7 @@ Hierarchy::
     │   └── UnknownTicket
     └── Conflict                  legal input, but the current state forbids it
         ├── QuotaReached
+        ├── ServicePaused
         ├── CounterNotOpen
         ├── CounterBusy
         ├── CounterIdle
@@ -65,6 +66,15 @@ class Conflict(QueueError):
 
 class QuotaReached(Conflict):
     """Today's ticket quota for this service is used up."""
+
+
+class ServicePaused(Conflict):
+    """Ticket issuing for this service is paused (暂停取号)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
 
 
 class CounterNotOpen(Conflict):

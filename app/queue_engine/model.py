@@ -10,7 +10,7 @@ of the day, so every slot counts); it never leaves the engine: queries return re
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
@@ -90,9 +90,29 @@ class Event:
     at: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form: ``{"type": ..., **fields}``."""
-        data = asdict(self)
-        return {"type": self.type, **data}
+        """Plain JSON-ready form: ``{"type": ..., **fields}``.
+
+        The same as ``{"type": ..., **asdict(self)}``, which it falls back to when a field holds
+        anything but a plain value (``asdict`` copies recursively: slow on the write path, where
+        every event is turned into a dict for the log and for the screens)."""
+        data: dict[str, Any] = {"type": self.type}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if not isinstance(value, _PLAIN):  # str and int cover StrEnum and IntEnum members
+                return {"type": self.type, **asdict(self)}
+            data[name] = value
+        return data
+
+
+_PLAIN = (str, int, float, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 @event

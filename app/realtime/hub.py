@@ -509,6 +509,17 @@ class Hub:
                 self._feeds[runtime.branch_id] = feed
             return feed
 
+    def counts(self) -> dict[str, int]:
+        """Open connections by audience and live branch feeds (``/metrics``)."""
+        counts = {audience.value: 0 for audience in views.Audience}
+        for connection in self.connections:
+            counts[connection.audience.value] += 1
+        return counts
+
+    @property
+    def feed_count(self) -> int:
+        return len(self._feeds)
+
     def forget_feed(self, feed: BranchFeed) -> None:
         if self._feeds.get(feed.branch_id) is feed:
             del self._feeds[feed.branch_id]

@@ -49,6 +49,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "ticket_expired": _TICKET,
     "counter_state_changed": ("counter", "state"),
     "business_day_started": ("business_day", "previous_day"),
+    "notices_changed": ("notice_id",),  # displays ask for their notices again
 }
 
 
@@ -83,6 +84,7 @@ def full_state(runtime: HallRuntime, snapshot: BranchSnapshot, seq: int) -> dict
                 "open_counters": s.open_counters,
                 "issued_today": s.issued_today,
                 "quota_left": s.quota_left,
+                "paused": s.paused,
             }
             for s in snapshot.services
         ],

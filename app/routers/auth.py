@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.auth import issue_token, login_delay, staff_claims, verify_password
 from app.db import models
 from app.deps import ServicesDep
 from app.errors import NotAuthenticated, TooManyRequests
+from app.openapi import RATE_LIMITED, REFUSED_CREDENTIAL
+from app.routers.tickets import client_address
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/token", summary="Sign in (OAuth2 password form)")
+class SignIn(BaseModel):
+    """The OAuth2 password form (RFC 6749, section 4.3), every field bounded, no other field.
+    A username longer than any username is simply unknown (401), like one with a NUL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["password"] | None = None
+    username: str = Field(max_length=128)
+    password: str = Field(max_length=1024)
+    scope: str = Field("", max_length=1000)
+    client_id: str | None = Field(None, max_length=200)
+    client_secret: str | None = Field(None, max_length=200)
+
+
+@router.post(
+    "/auth/token",
+    summary="Sign in (OAuth2 password form)",
+    responses={**RATE_LIMITED, **REFUSED_CREDENTIAL},
+)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep
+    form: Annotated[SignIn, Form()], services: ServicesDep, request: Request
 ) -> dict[str, Any]:
     settings = services.settings
+    address = client_address(request)
+    limit = settings.rate_limit_login_failures
+    # One address trying many accounts (password spraying) is held at its failure limit before
+    # any password is checked, so that even a right guess then answers 429.
+    await services.limiter.refuse_if_spent(limit, "login-ip", address)
     username = form.username.strip()[:64]
     now = services.halls.clock()
     async with services.store.sessions() as session, session.begin():
@@ -48,6 +73,7 @@ async def token(
             user.failed_logins = 0
             user.last_failed_at = None
     if refused or user is None:
+        await services.limiter.count(limit, "login-ip", address)
         raise NotAuthenticated("Wrong username or password, or the account is disabled.")
     lifetime = settings.access_token_minutes * 60
     access = issue_token(

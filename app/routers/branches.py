@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Response
 from pydantic import Field, StringConstraints, field_validator
@@ -33,9 +33,12 @@ from app.queue_engine import (
     ServiceConfig,
 )
 from app.queue_engine.config import LateCheckIn
+from app.routers import notices
+from app.routers.notices import NoticeBody
 from app.schemas import (
     MAX_ID,
     BranchId,
+    BranchPath,
     CounterNumber,
     OptionalText,
     Printable,
@@ -50,7 +53,7 @@ ADMINS = frozenset({Role.ADMIN})
 # screens show the branch's name. Nothing in it is secret.
 SCREENS = frozenset(DeviceKind)
 
-Code = Annotated[str, Path(pattern=r"^[A-Z]{1,3}$")]
+Code = Annotated[str, Path(max_length=3, pattern=r"^[A-Z]{1,3}$")]
 Number = Annotated[int, Path(ge=1, le=9999)]
 Material = Annotated[str, StringConstraints(min_length=1, max_length=200), Printable]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -83,7 +86,7 @@ def default_head_starts() -> dict[PriorityClass, float]:
 
 
 class RatingReason(Strict):
-    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    code: Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     name: ShortText
     name_en: OptionalText = ""
 
@@ -94,7 +97,7 @@ def default_rating_reasons() -> list[RatingReason]:
 
 class PolicyBody(Strict):
     head_start_seconds: dict[PriorityClass, Annotated[float, Field(ge=0, le=86400)]] = Field(
-        default_factory=default_head_starts
+        default_factory=default_head_starts, max_length=len(get_args(PriorityClass))
     )
     strict_priority: bool = False
     missed_grace_minutes: float = Field(30.0, ge=0, le=24 * 60)
@@ -141,7 +144,7 @@ class CounterBody(Strict):
 
 
 class StaffBody(Strict):
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+    username: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
     password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
     role: Literal["admin", "manager", "clerk"]
     display_name: OptionalText = ""
@@ -175,7 +178,14 @@ def policy_row(branch_id: str, body: PolicyBody, now: float) -> models.Policy:
     )
 
 
-def service_config(body: ServiceBody) -> ServiceConfig:
+class PauseBody(Strict):
+    reason: OptionalText = ""  # shown in the refusal and the automatic notice
+    reason_en: OptionalText = ""
+    notice: bool = True  # publish an automatic notice to every display
+
+
+def service_config(body: ServiceBody, previous: ServiceConfig | None = None) -> ServiceConfig:
+    """The engine's service from a request body; a change keeps the service's pause."""
     return ServiceConfig(
         code=body.code,
         name=body.name,
@@ -183,6 +193,9 @@ def service_config(body: ServiceBody) -> ServiceConfig:
         sla_seconds=body.sla_minutes * 60 if body.sla_minutes is not None else None,
         daily_quota=body.daily_quota,
         mean_service_seconds=body.mean_service_minutes * 60,
+        paused=previous.paused if previous else False,
+        pause_reason=previous.pause_reason if previous else "",
+        pause_reason_en=previous.pause_reason_en if previous else "",
     )
 
 
@@ -209,7 +222,7 @@ async def reconfigure(
     )
 
 
-def manage(principal: CurrentPrincipal, branch: str, services: Services) -> HallRuntime:
+def manage(principal: CurrentPrincipal, branch: BranchPath, services: Services) -> HallRuntime:
     authorize(principal, branch, roles=MANAGERS)
     return services.halls.get(branch)
 
@@ -252,7 +265,7 @@ async def list_branches(services: ServicesDep, principal: CurrentPrincipal) -> l
     ]
 
 
-async def branch_view(services: Services, branch: str) -> dict[str, Any]:
+async def branch_view(services: Services, branch: BranchPath) -> dict[str, Any]:
     runtime = services.halls.get(branch)
     config = runtime.engine.config
     async with services.store.sessions() as session:
@@ -261,6 +274,7 @@ async def branch_view(services: Services, branch: str) -> dict[str, Any]:
         ).all()
         policy = await session.get(models.Policy, branch)
     materials = {row.code: row.materials for row in rows}
+    notices = {row.code: row.pause_notice_id for row in rows}
     return {
         "id": branch,
         "name": runtime.name,
@@ -275,6 +289,10 @@ async def branch_view(services: Services, branch: str) -> dict[str, Any]:
                 "daily_quota": s.daily_quota,
                 "mean_service_minutes": s.mean_service_seconds / 60,
                 "materials": materials.get(s.code, []),
+                "paused": s.paused,
+                "pause_reason": s.pause_reason,
+                "pause_reason_en": s.pause_reason_en,
+                "pause_notice_id": notices.get(s.code),
             }
             for s in config.services
         ],
@@ -312,7 +330,7 @@ async def branch_view(services: Services, branch: str) -> dict[str, Any]:
 
 @router.get("/branches/{branch}", summary="A branch with its configuration")
 async def get_branch(
-    branch: str, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     authorize(principal, branch, roles=frozenset(Role), devices=SCREENS)
     return await branch_view(services, branch)
@@ -320,7 +338,7 @@ async def get_branch(
 
 @router.put("/branches/{branch}/policy", summary="Set the calling policy")
 async def put_policy(
-    branch: str, body: PolicyBody, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: PolicyBody, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     runtime = manage(principal, branch, services)
     now = services.halls.clock()
@@ -359,7 +377,7 @@ async def put_policy(
 
 @router.get("/branches/{branch}/services", summary="Services of a branch")
 async def list_services(
-    branch: str, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
 ) -> list[Any]:
     authorize(principal, branch, roles=frozenset(Role), devices=SCREENS)
     return (await branch_view(services, branch))["services"]  # type: ignore[no-any-return]
@@ -367,7 +385,7 @@ async def list_services(
 
 @router.post("/branches/{branch}/services", status_code=201, summary="Add a service")
 async def create_service(
-    branch: str, body: ServiceBody, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: ServiceBody, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     runtime = manage(principal, branch, services)
     if any(s.code == body.code for s in runtime.engine.config.services):
@@ -384,7 +402,7 @@ async def create_service(
     return await one_service(services, branch, body.code)
 
 
-async def one_service(services: Services, branch: str, code: str) -> dict[str, Any]:
+async def one_service(services: Services, branch: BranchPath, code: str) -> dict[str, Any]:
     for service in (await branch_view(services, branch))["services"]:
         if service["code"] == code:
             return service  # type: ignore[no-any-return]
@@ -393,7 +411,7 @@ async def one_service(services: Services, branch: str, code: str) -> dict[str, A
 
 @router.get("/branches/{branch}/services/{code}", summary="One service")
 async def get_service(
-    branch: str, code: Code, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, code: Code, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     authorize(principal, branch, roles=frozenset(Role))
     return await one_service(services, branch, code)
@@ -401,7 +419,7 @@ async def get_service(
 
 @router.put("/branches/{branch}/services/{code}", summary="Change a service")
 async def update_service(
-    branch: str,
+    branch: BranchPath,
     code: Code,
     body: ServiceBody,
     services: ServicesDep,
@@ -426,7 +444,9 @@ async def update_service(
         runtime,
         lambda config: replace(
             config,
-            services=tuple(service_config(body) if s.code == code else s for s in config.services),
+            services=tuple(
+                service_config(body, s) if s.code == code else s for s in config.services
+            ),
         ),
         write,
     )
@@ -435,7 +455,7 @@ async def update_service(
 
 @router.delete("/branches/{branch}/services/{code}", status_code=204, summary="Remove a service")
 async def delete_service(
-    branch: str, code: Code, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, code: Code, services: ServicesDep, principal: CurrentPrincipal
 ) -> Response:
     runtime = manage(principal, branch, services)
     await one_service(services, branch, code)
@@ -463,12 +483,123 @@ async def delete_service(
 
 
 # --------------------------------------------------------------------------------------------
+# Pausing a service's ticket issuing (暂停取号)
+
+
+def pause_notice(service: ServiceConfig) -> NoticeBody:
+    """The automatic notice of a pause: "A 业务暂停取号" and the reason, in English too."""
+    zh = f"{service.code} 业务（{service.name}）暂停取号"
+    en = f"Service {service.code} ({service.name_en or service.name}) is paused"
+    if service.pause_reason:
+        zh += f"：{service.pause_reason}"
+        en += f": {service.pause_reason_en or service.pause_reason}"
+    return NoticeBody(text=f"{zh}。", text_en=f"{en}.")
+
+
+async def set_pause(
+    runtime: HallRuntime, code: str, paused: bool, reason: str, reason_en: str
+) -> int | None:
+    """Pause or resume ``code`` in the engine and the store as one command; returns the id of
+    the automatic notice the service had (to withdraw), cleared in the same write."""
+    previous: dict[str, int | None] = {}
+
+    async def write(session: AsyncSession) -> None:
+        row = await session.scalar(
+            select(models.Service).where(
+                models.Service.branch_id == runtime.branch_id, models.Service.code == code
+            )
+        )
+        assert row is not None
+        previous["notice"] = row.pause_notice_id
+        row.paused = paused
+        row.pause_reason = reason
+        row.pause_reason_en = reason_en
+        row.pause_notice_id = None
+
+    await reconfigure(
+        runtime,
+        lambda config: replace(
+            config,
+            services=tuple(
+                replace(s, paused=paused, pause_reason=reason, pause_reason_en=reason_en)
+                if s.code == code
+                else s
+                for s in config.services
+            ),
+        ),
+        write,
+    )
+    return previous.get("notice")
+
+
+async def withdraw_notice(services: Services, branch: str, notice_id: int | None) -> None:
+    if notice_id is None:
+        return
+    async with services.store.sessions() as session, session.begin():
+        notice = await session.get(models.Notice, notice_id)
+        if notice is None:  # a manager withdrew it already
+            return
+        await session.delete(notice)
+    await notices.announce(services, branch, notice_id)
+
+
+@router.post("/branches/{branch}/services/{code}/pause", summary="Pause a service's tickets")
+async def pause_service(
+    branch: BranchPath,
+    code: Code,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    body: PauseBody | None = None,
+) -> dict[str, Any]:
+    """暂停取号: the kiosk, staff and the mini-program take no new ticket of the service (409);
+    tickets already waiting are still called, and booked customers may still check in. With
+    ``notice`` (the default) every display shows an automatic notice until it is resumed.
+    Pausing a paused service changes its reason (and its notice)."""
+    body = body or PauseBody()
+    runtime = manage(principal, branch, services)
+    await one_service(services, branch, code)
+    old_notice = await set_pause(runtime, code, True, body.reason, body.reason_en)
+    await withdraw_notice(services, branch, old_notice)
+    if body.notice:
+        notice = await notices.publish(
+            services,
+            branch,
+            pause_notice(runtime.engine.config.service(code)),
+            source="auto",
+            created_by=principal.id if principal.is_staff else None,
+        )
+        async with services.store.sessions() as session, session.begin():
+            row = await session.scalar(
+                select(models.Service).where(
+                    models.Service.branch_id == branch, models.Service.code == code
+                )
+            )
+            if row is not None:
+                row.pause_notice_id = notice.id
+    return await one_service(services, branch, code)
+
+
+@router.post("/branches/{branch}/services/{code}/resume", summary="Resume a service's tickets")
+async def resume_service(
+    branch: BranchPath, code: Code, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """恢复取号: tickets of the service are issued again; its automatic notice is withdrawn."""
+    runtime = manage(principal, branch, services)
+    await one_service(services, branch, code)
+    if not runtime.engine.config.service(code).paused:
+        raise AlreadyExists(f"Service {code} is not paused.")
+    old_notice = await set_pause(runtime, code, False, "", "")
+    await withdraw_notice(services, branch, old_notice)
+    return await one_service(services, branch, code)
+
+
+# --------------------------------------------------------------------------------------------
 # Counters
 
 
 @router.get("/branches/{branch}/counters", summary="Counters of a branch")
 async def list_counters(
-    branch: str, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
 ) -> list[Any]:
     authorize(principal, branch, roles=frozenset(Role))
     return (await branch_view(services, branch))["counters"]  # type: ignore[no-any-return]
@@ -480,7 +611,7 @@ def counter_row_values(body: CounterBody) -> dict[str, Any]:
 
 @router.post("/branches/{branch}/counters", status_code=201, summary="Add a counter")
 async def create_counter(
-    branch: str, body: CounterBody, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: CounterBody, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     runtime = manage(principal, branch, services)
     if any(c.number == body.number for c in runtime.engine.config.counters):
@@ -497,7 +628,7 @@ async def create_counter(
     return await one_counter(services, branch, body.number)
 
 
-async def one_counter(services: Services, branch: str, number: int) -> dict[str, Any]:
+async def one_counter(services: Services, branch: BranchPath, number: int) -> dict[str, Any]:
     for counter in (await branch_view(services, branch))["counters"]:
         if counter["number"] == number:
             return counter  # type: ignore[no-any-return]
@@ -506,7 +637,7 @@ async def one_counter(services: Services, branch: str, number: int) -> dict[str,
 
 @router.get("/branches/{branch}/counters/{number}", summary="One counter")
 async def get_counter(
-    branch: str, number: Number, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, number: Number, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     authorize(principal, branch, roles=frozenset(Role))
     return await one_counter(services, branch, number)
@@ -514,7 +645,7 @@ async def get_counter(
 
 @router.put("/branches/{branch}/counters/{number}", summary="Change a counter")
 async def update_counter(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: CounterBody,
     services: ServicesDep,
@@ -552,7 +683,7 @@ async def update_counter(
     "/branches/{branch}/counters/{number}", status_code=204, summary="Remove a closed counter"
 )
 async def delete_counter(
-    branch: str, number: Number, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, number: Number, services: ServicesDep, principal: CurrentPrincipal
 ) -> Response:
     runtime = manage(principal, branch, services)
     await one_counter(services, branch, number)
@@ -599,7 +730,7 @@ def may_grant(principal: CurrentPrincipal, role: str) -> None:
 
 @router.post("/branches/{branch}/staff", status_code=201, summary="Add a staff member")
 async def create_staff(
-    branch: str, body: StaffBody, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: StaffBody, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     manage(principal, branch, services)
     may_grant(principal, body.role)
@@ -623,7 +754,9 @@ async def create_staff(
 
 
 @router.get("/branches/{branch}/staff", summary="Staff of a branch")
-async def list_staff(branch: str, services: ServicesDep, principal: CurrentPrincipal) -> list[Any]:
+async def list_staff(
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
+) -> list[Any]:
     manage(principal, branch, services)
     async with services.store.sessions() as session:
         users = (
@@ -636,7 +769,7 @@ async def list_staff(branch: str, services: ServicesDep, principal: CurrentPrinc
     return [staff_view(u) for u in users]
 
 
-async def branch_user(session: AsyncSession, branch: str, user_id: int) -> models.StaffUser:
+async def branch_user(session: AsyncSession, branch: BranchPath, user_id: int) -> models.StaffUser:
     user = await session.get(models.StaffUser, user_id)
     if user is None or user.branch_id != branch:
         raise NotFound(f"Staff member {user_id} does not exist at this branch.")
@@ -645,7 +778,7 @@ async def branch_user(session: AsyncSession, branch: str, user_id: int) -> model
 
 @router.put("/branches/{branch}/staff/{user_id}", summary="Change a staff member")
 async def update_staff(
-    branch: str,
+    branch: BranchPath,
     user_id: UserId,
     body: StaffUpdate,
     services: ServicesDep,
@@ -673,7 +806,7 @@ async def update_staff(
 
 @router.delete("/branches/{branch}/staff/{user_id}", status_code=204, summary="Remove staff")
 async def delete_staff(
-    branch: str, user_id: UserId, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, user_id: UserId, services: ServicesDep, principal: CurrentPrincipal
 ) -> Response:
     manage(principal, branch, services)
     async with services.store.sessions() as session, session.begin():

@@ -22,7 +22,7 @@ from app.db import ratings as store
 from app.deps import ALL_STAFF, MANAGERS, CurrentPrincipal, ServicesDep, authorize
 from app.errors import NotFound
 from app.ratings import CaseClosed, CaseSource, CaseState, UnknownAssignee
-from app.schemas import MAX_ID, CounterNumber, PrintableLines, Strict, TicketNumber
+from app.schemas import MAX_ID, BranchPath, CounterNumber, PrintableLines, Strict, TicketNumber
 
 router = APIRouter(prefix="/branches/{branch}/cases", tags=["follow-up cases"])
 
@@ -57,7 +57,7 @@ def _is_clerk(principal: Principal) -> bool:
 
 
 async def _case(
-    session: AsyncSession, branch: str, case_id: int, principal: Principal
+    session: AsyncSession, branch: BranchPath, case_id: int, principal: Principal
 ) -> models.FollowUpCase:
     case = await session.get(models.FollowUpCase, case_id)
     if (
@@ -81,7 +81,7 @@ async def _notes(session: AsyncSession, case_id: int) -> list[models.CaseNote]:
     )
 
 
-async def _check_assignee(session: AsyncSession, branch: str, assignee: int | None) -> None:
+async def _check_assignee(session: AsyncSession, branch: BranchPath, assignee: int | None) -> None:
     if assignee is None:
         return
     user = await session.get(models.StaffUser, assignee)
@@ -91,7 +91,7 @@ async def _check_assignee(session: AsyncSession, branch: str, assignee: int | No
 
 @router.get("", summary="Follow-up cases, most urgent first")
 async def list_cases(
-    branch: str,
+    branch: BranchPath,
     services: ServicesDep,
     principal: CurrentPrincipal,
     state: Literal["open", "closed"] | None = None,
@@ -125,7 +125,7 @@ async def list_cases(
 
 @router.post("", status_code=201, summary="Open a case from a complaint (phone or desk)")
 async def open_case(
-    branch: str, body: NewCase, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: NewCase, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     authorize(principal, branch, roles=MANAGERS)
     services.halls.get(branch)
@@ -151,7 +151,7 @@ async def open_case(
 
 @router.get("/{case_id}", summary="A case with its notes")
 async def get_case(
-    branch: str, case_id: CaseId, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, case_id: CaseId, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     authorize(principal, branch, roles=ALL_STAFF)
     services.halls.get(branch)
@@ -163,7 +163,7 @@ async def get_case(
 
 @router.put("/{case_id}/assignee", summary="Assign a case (or unassign: null)")
 async def assign_case(
-    branch: str,
+    branch: BranchPath,
     case_id: CaseId,
     body: Assignment,
     services: ServicesDep,
@@ -183,7 +183,7 @@ async def assign_case(
 
 @router.post("/{case_id}/notes", status_code=201, summary="Add a note to an open case")
 async def add_note(
-    branch: str,
+    branch: BranchPath,
     case_id: CaseId,
     body: Note,
     services: ServicesDep,
@@ -213,7 +213,7 @@ async def add_note(
 
 @router.post("/{case_id}/close", summary="Close a case with its resolution")
 async def close_case(
-    branch: str,
+    branch: BranchPath,
     case_id: CaseId,
     body: Closing,
     services: ServicesDep,

@@ -9,13 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import DeviceKind
-from app.db import models
-from app.db.store import ExtraWrite
-from app.deps import ALL_STAFF, CurrentPrincipal, ServicesDep, authorize
+from app.auth import DeviceKind, Principal
+from app.deps import ALL_STAFF, CurrentPrincipal, Services, ServicesDep, authorize
 from app.hall import Idempotency
 from app.queue_engine import (
     Event,
@@ -24,7 +20,7 @@ from app.queue_engine import (
     TicketEvent,
     TicketFinished,
 )
-from app.schemas import CallTicket, Finish, Transfer, ticket_body
+from app.schemas import BranchPath, CallTicket, Finish, Transfer, ticket_body
 
 router = APIRouter(prefix="/branches/{branch}/counters/{number}", tags=["counters"])
 
@@ -58,7 +54,7 @@ def event_reply(engine: QueueEngine, events: list[Event], number: int) -> tuple[
 async def run_counter_command(
     services: ServicesDep,
     principal: CurrentPrincipal,
-    branch: str,
+    branch: BranchPath,
     number: int,
     name: str,
     command: Callable[[QueueEngine, float], list[Event]],
@@ -71,51 +67,77 @@ async def run_counter_command(
     idempotency = (
         Idempotency.of(idempotency_key, name, number, request_body) if idempotency_key else None
     )
-    extra: list[ExtraWrite] = []
-    if principal.is_staff and name in ("finish", "next"):
-        command, write = record_finisher(branch, principal.id, command)
-        extra.append(write)
+    # A clerk's finish names the clerk on the tickets it finishes (a rating is bound to them);
+    # written in the command's batch, one statement per batch for all its commands.
+    finisher = principal.id if principal.is_staff and name in ("finish", "next") else None
     status, payload = await runtime.run(
         command,
         reply or (lambda engine, events: event_reply(engine, events, number)),
         idempotency=idempotency,
-        extra=extra,
+        finished_by=finisher,
     )
     if status == 204:
         return Response(status_code=204)
     return JSONResponse(payload, status_code=status)
 
 
-def record_finisher(
-    branch: str, staff_id: int, command: Callable[[QueueEngine, float], list[Event]]
-) -> tuple[Callable[[QueueEngine, float], list[Event]], ExtraWrite]:
-    """The command, and a write in its batch that names the clerk on the tickets it finishes
-    (a rating is bound to them). The write runs before the batch's ticket upsert, which never
-    touches ``finished_by``; a finished ticket was called before, so its row exists."""
-    finished: list[int] = []
+HOT_COUNTER_COMMANDS = ("next", "finish", "call-next")
 
-    def recording(engine: QueueEngine, now: float) -> list[Event]:
-        events = command(engine, now)
-        finished.extend(e.ticket_id for e in events if isinstance(e, TicketFinished))
-        return events
 
-    async def write(session: AsyncSession) -> None:
-        if finished:
-            await session.execute(
-                update(models.Ticket)
-                .where(models.Ticket.branch_id == branch, models.Ticket.id.in_(finished))
-                .values(finished_by=staff_id)
-                .execution_options(synchronize_session=False)
-            )
-
-    return recording, write
+async def hot_counter_command(
+    services: Services,
+    principal: Principal,
+    branch: str,
+    number: int,
+    name: str,
+    body: Finish | None,
+    idempotency_key: str | None,
+) -> Response:
+    """``next``, ``finish`` or ``call-next`` once the request is parsed: the routes below and
+    the hot path of :mod:`app.hotpath` both come here."""
+    outcome = body.outcome if body else None
+    if name == "next":
+        return await run_counter_command(
+            services,
+            principal,
+            branch,
+            number,
+            "next",
+            lambda engine, now: engine.finish_and_call_next(number, now=now, outcome=outcome),
+            idempotency_key,
+            {"outcome": outcome},
+            reply=lambda engine, events: next_reply(engine, events, number),
+        )
+    if name == "finish":
+        return await run_counter_command(
+            services,
+            principal,
+            branch,
+            number,
+            "finish",
+            lambda engine, now: engine.finish(number, now=now, outcome=outcome),
+            idempotency_key,
+            {"outcome": outcome},
+        )
+    if name != "call-next":
+        raise ValueError(name)
+    return await run_counter_command(
+        services,
+        principal,
+        branch,
+        number,
+        "call-next",
+        lambda engine, now: engine.call_next(number, now=now),
+        idempotency_key,
+        reply=call_reply,
+    )
 
 
 def simple(name: str, method: str, summary: str) -> None:
     """Register a counter command that takes no body."""
 
     async def endpoint(
-        branch: str,
+        branch: BranchPath,
         number: Number,
         services: ServicesDep,
         principal: CurrentPrincipal,
@@ -161,21 +183,14 @@ def call_reply(engine: QueueEngine, events: list[Event]) -> tuple[int, Any]:
 
 @router.post("/call-next", summary="Call the next ticket (204 when nobody waits)")
 async def call_next(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     services: ServicesDep,
     principal: CurrentPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    return await run_counter_command(
-        services,
-        principal,
-        branch,
-        number,
-        "call-next",
-        lambda engine, now: engine.call_next(number, now=now),
-        idempotency_key,
-        reply=call_reply,
+    return await hot_counter_command(
+        services, principal, branch, number, "call-next", None, idempotency_key
     )
 
 
@@ -201,7 +216,7 @@ def next_reply(engine: QueueEngine, events: list[Event], number: int) -> tuple[i
 
 @router.post("/next", summary="Finish the current ticket, if any, and call the next one")
 async def finish_and_call_next(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     services: ServicesDep,
     principal: CurrentPrincipal,
@@ -211,23 +226,14 @@ async def finish_and_call_next(
     """The clerk's "next" button in one request and one command: the finish and the call are
     decided together and made durable in the same commit. A counter that is not open is
     refused (409) and keeps its ticket. ``outcome`` is kept on the finished ticket."""
-    outcome = body.outcome if body else None
-    return await run_counter_command(
-        services,
-        principal,
-        branch,
-        number,
-        "next",
-        lambda engine, now: engine.finish_and_call_next(number, now=now, outcome=outcome),
-        idempotency_key,
-        {"outcome": outcome},
-        reply=lambda engine, events: next_reply(engine, events, number),
+    return await hot_counter_command(
+        services, principal, branch, number, "next", body, idempotency_key
     )
 
 
 @router.post("/call", summary="Call one waiting ticket out of order")
 async def call_ticket(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: CallTicket,
     services: ServicesDep,
@@ -252,29 +258,21 @@ async def call_ticket(
 
 @router.post("/finish", summary="Service done")
 async def finish(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     services: ServicesDep,
     principal: CurrentPrincipal,
     body: Finish | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    outcome = body.outcome if body else None
-    return await run_counter_command(
-        services,
-        principal,
-        branch,
-        number,
-        "finish",
-        lambda engine, now: engine.finish(number, now=now, outcome=outcome),
-        idempotency_key,
-        {"outcome": outcome},
+    return await hot_counter_command(
+        services, principal, branch, number, "finish", body, idempotency_key
     )
 
 
 @router.post("/transfer", summary="Send the current ticket to a service or a counter")
 async def transfer(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: Transfer,
     services: ServicesDep,
@@ -297,7 +295,7 @@ async def transfer(
 
 @router.post("/unpark", summary="Resume a ticket this counter parked")
 async def unpark(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: CallTicket,
     services: ServicesDep,
@@ -318,7 +316,7 @@ async def unpark(
 
 @router.post("/return", summary="A missed ticket comes back into the queue")
 async def return_missed(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: CallTicket,
     services: ServicesDep,

@@ -19,8 +19,9 @@ from app.auth import (
 from app.db import models
 from app.deps import MANAGERS, CurrentPrincipal, ServicesDep, authorize
 from app.errors import Invalid, NotAuthenticated, NotFound
+from app.openapi import RATE_LIMITED, REFUSED_CREDENTIAL
 from app.routers.tickets import client_address
-from app.schemas import MAX_ID, CounterNumber, ShortText, Strict
+from app.schemas import MAX_ID, BranchPath, CounterNumber, ShortText, Strict
 
 router = APIRouter(tags=["devices"])
 
@@ -52,7 +53,7 @@ def device_view(device: models.Device) -> dict[str, Any]:
 
 @router.post("/branches/{branch}/devices", status_code=201, summary="Add a device: pairing code")
 async def create_device(
-    branch: str, body: NewDevice, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, body: NewDevice, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Returns a one-time pairing code, valid for 10 minutes, to type on the device."""
     authorize(principal, branch, roles=MANAGERS)
@@ -82,7 +83,7 @@ async def create_device(
 
 @router.get("/branches/{branch}/devices", summary="Devices of a branch")
 async def list_devices(
-    branch: str, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
 ) -> list[Any]:
     authorize(principal, branch, roles=MANAGERS)
     services.halls.get(branch)
@@ -101,7 +102,7 @@ async def list_devices(
     "/branches/{branch}/devices/{device_id}", status_code=204, summary="Revoke a device at once"
 )
 async def revoke_device(
-    branch: str, device_id: DeviceId, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, device_id: DeviceId, services: ServicesDep, principal: CurrentPrincipal
 ) -> Response:
     authorize(principal, branch, roles=MANAGERS)
     async with services.store.sessions() as session, session.begin():
@@ -115,7 +116,11 @@ async def revoke_device(
     return Response(status_code=204)
 
 
-@router.post("/devices/pair", summary="Exchange a pairing code for a device token")
+@router.post(
+    "/devices/pair",
+    summary="Exchange a pairing code for a device token",
+    responses={**RATE_LIMITED, **REFUSED_CREDENTIAL},
+)
 async def pair(body: Pairing, services: ServicesDep, request: Request) -> dict[str, Any]:
     await services.limiter.check("10/minute", "pair-ip", client_address(request))
     now = services.halls.clock()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.deps import ServicesDep
@@ -30,6 +30,7 @@ async def readyz(services: ServicesDep) -> Any:
     return {"status": "ready", "branches": len(services.halls)}
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics(services: ServicesDep) -> Response:
-    return Response(render(services.halls), media_type=CONTENT_TYPE_LATEST)
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+async def metrics(services: ServicesDep, request: Request) -> Response:
+    hub = getattr(request.app.state, "realtime", None)
+    return Response(render(services.halls, hub), media_type=CONTENT_TYPE_LATEST)

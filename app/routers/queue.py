@@ -11,7 +11,7 @@ from app.auth import DeviceKind
 from app.db import models
 from app.deps import ALL_STAFF, CurrentPrincipal, ServicesDep, authorize
 from app.realtime.views import full_state
-from app.schemas import MAX_ID
+from app.schemas import MAX_ID, BranchPath
 
 router = APIRouter(prefix="/branches/{branch}", tags=["queue"])
 
@@ -19,7 +19,9 @@ READERS = frozenset(DeviceKind)
 
 
 @router.get("/queue", summary="Waiting per service, each counter, recent calls")
-async def queue(branch: str, services: ServicesDep, principal: CurrentPrincipal) -> dict[str, Any]:
+async def queue(
+    branch: BranchPath, services: ServicesDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
     authorize(principal, branch, roles=ALL_STAFF, devices=READERS)
     runtime = services.halls.get(branch)
     state = full_state(runtime, runtime.engine.snapshot(runtime.clock()), runtime.next_seq - 1)
@@ -29,7 +31,7 @@ async def queue(branch: str, services: ServicesDep, principal: CurrentPrincipal)
 
 @router.get("/events", summary="The event log, page by page (staff)")
 async def events(
-    branch: str,
+    branch: BranchPath,
     services: ServicesDep,
     principal: CurrentPrincipal,
     since: Annotated[

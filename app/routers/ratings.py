@@ -4,6 +4,7 @@ The rules are in ``app.ratings``; one rating is one transaction (``app.db.rating
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -14,17 +15,20 @@ from app import ratings
 from app.auth import DeviceKind
 from app.db import models
 from app.db import ratings as store
-from app.deps import ALL_STAFF, MANAGERS, CurrentPrincipal, ServicesDep, authorize
+from app.deps import ALL_STAFF, MANAGERS, CurrentPrincipal, Services, ServicesDep, authorize
 from app.errors import Forbidden, NotFound
-from app.ratings import Channel, NothingToRate, NotLastFinished
+from app.hall import RuntimeFailure
+from app.openapi import RATE_LIMITED
+from app.ratings import Channel, NothingToRate, NotLastFinished, RatingReceived
 from app.routers.tickets import Token, client_address
-from app.schemas import MAX_ID, PrintableLines, ServiceCode, Strict
+from app.schemas import MAX_ID, BranchPath, PrintableLines, ServiceCode, Strict
 
 router = APIRouter(tags=["ratings"])
+log = logging.getLogger("queuehall.ratings")
 
 Number = Annotated[int, Path(ge=1, le=9999)]
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-LevelCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,23}$")]
+ReasonCode = Annotated[str, StringConstraints(max_length=32, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+LevelCode = Annotated[str, StringConstraints(max_length=24, pattern=r"^[a-z][a-z_]{0,23}$")]
 RatingText = Annotated[
     str, StringConstraints(max_length=500, strip_whitespace=True), PrintableLines
 ]
@@ -44,6 +48,38 @@ class EvaluatorRating(Strict):
     text: RatingText = ""
     # The ticket the screen showed: refused when another was finished since.
     ticket_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+
+
+async def announce(
+    services: Services, rating: models.Rating, case: models.FollowUpCase | None
+) -> None:
+    """Log and publish ``rating_received`` through the branch's runtime (the only writer of
+    ``branch_events``, which keeps ``seq`` gap-free). The rating is already committed: when the
+    store fails now, the rating stands and only the live notice is lost (reports and the
+    dashboard's figures read the ratings table)."""
+    try:
+        runtime = services.halls.get(rating.branch_id)
+        fields: dict[str, Any] = {
+            "rating_id": rating.id,
+            "ticket_id": rating.ticket_id,
+            "number": rating.ticket_number,
+            "service": rating.service,
+            "counter": rating.counter,
+            "clerk_id": rating.clerk_id,
+            "level": rating.level,
+            "score": rating.score,
+            "negative": rating.level in ratings.negative_levels(),
+            "reason": rating.reason,
+            "channel": rating.channel,
+            "case_id": case.id if case is not None else None,
+        }
+
+        def command(engine: Any, now: float) -> list[Any]:
+            return [RatingReceived(at=now, **fields)]
+
+        await runtime.run(command, lambda engine, events: (201, None))
+    except (RuntimeFailure, LookupError) as error:
+        log.warning("rating %s stored, but its event was not: %r", rating.id, error)
 
 
 def rating_state(
@@ -83,7 +119,11 @@ async def _customer_ticket(services: ServicesDep, token: str, request: Request) 
     return ticket
 
 
-@router.get("/tickets/{token}/rating", summary="The ticket's rating, or whether it can be rated")
+@router.get(
+    "/tickets/{token}/rating",
+    summary="The ticket's rating, or whether it can be rated",
+    responses=RATE_LIMITED,
+)
 async def get_customer_rating(
     token: Token, services: ServicesDep, request: Request
 ) -> dict[str, Any]:
@@ -96,7 +136,12 @@ async def get_customer_rating(
     return rating_state(ticket, rating, policy, services.halls.clock())
 
 
-@router.post("/tickets/{token}/rating", status_code=201, summary="The customer rates the service")
+@router.post(
+    "/tickets/{token}/rating",
+    status_code=201,
+    summary="The customer rates the service",
+    responses=RATE_LIMITED,
+)
 async def rate_by_token(
     token: Token, body: CustomerRating, services: ServicesDep, request: Request
 ) -> dict[str, Any]:
@@ -105,10 +150,13 @@ async def rate_by_token(
     ticket = await _customer_ticket(services, token, request)
     new = store.NewRating(body.level, body.reason, body.text, Channel(body.channel))
     rating, case = await store.rate(services.store, ticket, new, services.halls.clock())
+    await announce(services, rating, case)
     return store.rating_view(rating, case.id if case else None)
 
 
-def _evaluator_at(principal: CurrentPrincipal, branch: str, number: int, staff: bool) -> None:
+def _evaluator_at(
+    principal: CurrentPrincipal, branch: BranchPath, number: int, staff: bool
+) -> None:
     authorize(principal, branch, roles=ALL_STAFF if staff else frozenset(), devices=EVALUATORS)
     if not principal.is_staff and principal.counter != number:
         raise Forbidden(f"This evaluator stands at counter {principal.counter}, not {number}.")
@@ -119,7 +167,7 @@ def _evaluator_at(principal: CurrentPrincipal, branch: str, number: int, staff: 
     summary="The ticket last finished at a counter, for its evaluator",
 )
 async def get_counter_rating(
-    branch: str, number: Number, services: ServicesDep, principal: CurrentPrincipal
+    branch: BranchPath, number: Number, services: ServicesDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """The evaluator device of the counter (or staff of the branch) asks what to show:
     ``rateable`` is true while the last finished ticket awaits its rating."""
@@ -142,7 +190,7 @@ async def get_counter_rating(
     summary="The evaluator rates the ticket its counter just finished",
 )
 async def rate_at_counter(
-    branch: str,
+    branch: BranchPath,
     number: Number,
     body: EvaluatorRating,
     services: ServicesDep,
@@ -161,17 +209,18 @@ async def rate_at_counter(
         )
     new = store.NewRating(body.level, body.reason, body.text, Channel.EVALUATOR)
     rating, case = await store.rate(services.store, ticket, new, services.halls.clock())
+    await announce(services, rating, case)
     return store.rating_view(rating, case.id if case else None)
 
 
 @router.get("/branches/{branch}/ratings", summary="Ratings of a branch, newest first")
 async def list_ratings(
-    branch: str,
+    branch: BranchPath,
     services: ServicesDep,
     principal: CurrentPrincipal,
     since: Annotated[float | None, Query(description="epoch seconds, inclusive")] = None,
     until: Annotated[float | None, Query(description="epoch seconds, exclusive")] = None,
-    day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    day: Annotated[str | None, Query(max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     service: ServiceCode | None = None,
     counter: Annotated[int | None, Query(ge=1, le=9999)] = None,
     clerk: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

@@ -1,6 +1,7 @@
 """The screens, served by the app itself (halls are often offline from the internet, so nothing
-comes from a CDN): lobby display, counter terminal, kiosk, evaluator and the customer's ticket
-page.
+comes from a CDN): lobby display, counter terminal, kiosk, evaluator, the customer's ticket
+page, and the managers' live dashboard and reports (charts by Chart.js, bundled in
+``static/vendor``).
 
 Each page is one static HTML file with its script and style under ``app/screens/static``; the
 page reads its branch, counter or ticket token from its own address and talks to the REST API
@@ -80,6 +81,18 @@ async def kiosk(branch: Branch, services: ServicesDep) -> FileResponse:
 async def evaluator(branch: Branch, number: Number, services: ServicesDep) -> FileResponse:
     known_branch(services, branch)
     return page("evaluator.html")
+
+
+@router.get("/screens/dashboard/{branch}")
+async def dashboard(branch: Branch, services: ServicesDep) -> FileResponse:
+    known_branch(services, branch)
+    return page("dashboard.html")
+
+
+@router.get("/screens/reports/{branch}")
+async def reports(branch: Branch, services: ServicesDep) -> FileResponse:
+    known_branch(services, branch)
+    return page("reports.html")
 
 
 @router.get("/t/{token}")

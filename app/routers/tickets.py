@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 
-from app.auth import DeviceKind
-from app.deps import ALL_STAFF, OptionalPrincipal, ServicesDep, authorize
+from app.auth import DeviceKind, Principal
+from app.deps import ALL_STAFF, OptionalPrincipal, Services, ServicesDep, authorize
 from app.errors import NotAuthenticated, NotFound
 from app.hall import HallRuntime, Idempotency
+from app.openapi import RATE_LIMITED
 from app.queue_engine import Event, QueueEngine, TicketIssued
-from app.schemas import IssueTicket, ticket_body
+from app.schemas import BranchPath, IssueTicket, ticket_body
 
 router = APIRouter(tags=["tickets"])
 
@@ -57,9 +58,11 @@ def ticket_view(
     )
 
 
-@router.post("/branches/{branch}/tickets", status_code=201, summary="Take a ticket")
+@router.post(
+    "/branches/{branch}/tickets", status_code=201, summary="Take a ticket", responses=RATE_LIMITED
+)
 async def issue_ticket(
-    branch: str,
+    branch: BranchPath,
     body: IssueTicket,
     services: ServicesDep,
     principal: OptionalPrincipal,
@@ -68,11 +71,24 @@ async def issue_ticket(
 ) -> Any:
     """A kiosk device or a staff member takes a number for a customer. Rate limited per client
     address and per device. Returns the ticket with its customer ``token``."""
+    return await issue(services, principal, branch, body, client_address(request), idempotency_key)
+
+
+async def issue(
+    services: Services,
+    principal: Principal | None,
+    branch: str,
+    body: IssueTicket,
+    address: str,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    """What ``POST /branches/{branch}/tickets`` does once its request is parsed (the route
+    above, and the hot path of :mod:`app.hotpath`)."""
     if principal is None:
         raise NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
     authorize(principal, branch, roles=ALL_STAFF, devices=frozenset({DeviceKind.KIOSK}))
     limiter = services.limiter
-    await limiter.check(services.settings.rate_limit_issue, "issue-ip", client_address(request))
+    await limiter.check(services.settings.rate_limit_issue, "issue-ip", address)
     if not principal.is_staff:
         await limiter.check(services.settings.rate_limit_issue, "issue-device", str(principal.id))
     runtime = services.halls.get(branch)
@@ -97,7 +113,7 @@ async def issue_ticket(
     return JSONResponse(payload, status_code=status)
 
 
-@router.get("/tickets/{token}", summary="A customer's ticket")
+@router.get("/tickets/{token}", summary="A customer's ticket", responses=RATE_LIMITED)
 async def get_ticket(token: Token, services: ServicesDep, request: Request) -> dict[str, Any]:
     """Position, estimate, state and counter when called. Public: the token is the handle."""
     await services.limiter.check(
@@ -110,7 +126,7 @@ async def get_ticket(token: Token, services: ServicesDep, request: Request) -> d
     return customer_view(runtime, ticket_id)
 
 
-@router.delete("/tickets/{token}", summary="The customer cancels")
+@router.delete("/tickets/{token}", summary="The customer cancels", responses=RATE_LIMITED)
 async def cancel_ticket(token: Token, services: ServicesDep, request: Request) -> Any:
     await services.limiter.check(
         services.settings.rate_limit_public, "lookup-ip", client_address(request)

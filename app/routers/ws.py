@@ -39,7 +39,8 @@ from app.realtime import (
 
 router = APIRouter(tags=["realtime"])
 
-DISPLAY_DEVICES = frozenset({DeviceKind.DISPLAY})
+# An evaluator listens to the display's public stream to light up when its counter finishes.
+DISPLAY_DEVICES = frozenset({DeviceKind.DISPLAY, DeviceKind.EVALUATOR})
 COUNTER_DEVICES = frozenset({DeviceKind.COUNTER})
 NO_DEVICES: frozenset[DeviceKind] = frozenset()
 

@@ -199,6 +199,9 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         "secret_key": SECRET,
         "rate_limit_issue": "10000/minute",
         "rate_limit_public": "10000/minute",
+        "rate_limit_booking_address": "10000/minute",
+        "rate_limit_booking_customer": "10000/minute",
+        "rate_limit_check_in_failures": "10000/minute",
         **overrides,
     }
     return Settings(**values)

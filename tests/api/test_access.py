@@ -12,22 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.routing import APIRoute
+from app.main import create_app
+from app.settings import Settings
+from tests.security.routes import served_routes
 
-from app.routers import (
-    auth,
-    branches,
-    cases,
-    counters,
-    devices,
-    health,
-    queue,
-    ratings,
-    screens,
-    tickets,
-)
-
-from .conftest import DEVICE_KINDS, Api, Hall, assert_error, staffed_hall
+from .conftest import DEVICE_KINDS, SECRET, Api, Hall, assert_error, staffed_hall
 
 STAFF = frozenset({"admin", "branch-admin", "manager", "clerk"})
 MANAGERS = frozenset({"admin", "branch-admin", "manager"})
@@ -68,6 +57,14 @@ BRANCH_ROUTES: tuple[Route, ...] = (
         {"code": "B"},
     ),
     Route("DELETE", "/branches/{branch}/services/{code}", MANAGERS, values={"code": "Z"}),
+    Route(
+        "POST",
+        "/branches/{branch}/services/{code}/pause",
+        MANAGERS,
+        {"reason": "检修", "notice": False},
+        {"code": "B"},
+    ),
+    Route("POST", "/branches/{branch}/services/{code}/resume", MANAGERS, values={"code": "B"}),
     Route("GET", "/branches/{branch}/counters", STAFF),
     Route("POST", "/branches/{branch}/counters", MANAGERS, {"number": 7, "tiers": [["A"]]}),
     Route("GET", "/branches/{branch}/counters/{number}", STAFF, values={"number": 1}),
@@ -131,18 +128,101 @@ BRANCH_ROUTES: tuple[Route, ...] = (
     Route("PUT", "/branches/{branch}/cases/{case_id}/assignee", MANAGERS, {"assignee": None}),
     Route("POST", "/branches/{branch}/cases/{case_id}/notes", STAFF, {"text": "已回访"}),
     Route("POST", "/branches/{branch}/cases/{case_id}/close", MANAGERS, {"resolution": "已解决"}),
+    # Appointments (issue #5): a kiosk lists slots and checks bookings in, as a counter does.
+    Route("GET", "/branches/{branch}/booking-rules", STAFF),
+    Route("PUT", "/branches/{branch}/booking-rules", MANAGERS, {}),
+    Route("GET", "/branches/{branch}/slot-templates", STAFF),
+    Route(
+        "POST",
+        "/branches/{branch}/slot-templates",
+        MANAGERS,
+        {
+            "service": "A",
+            "weekday": 0,
+            "start": "09:00",
+            "end": "12:00",
+            "slot_minutes": 30,
+            "capacity": 3,
+        },
+    ),
+    Route(
+        "DELETE",
+        "/branches/{branch}/slot-templates/{template_id}",
+        MANAGERS,
+        values={"template_id": 999999},
+    ),
+    Route("GET", "/branches/{branch}/closures", STAFF),
+    Route("POST", "/branches/{branch}/closures", MANAGERS, {"first_day": "2030-01-02"}),
+    Route(
+        "DELETE", "/branches/{branch}/closures/{closure_id}", MANAGERS, values={"closure_id": 999}
+    ),
+    Route("GET", "/branches/{branch}/slots", STAFF | {"kiosk"}),
+    Route("GET", "/branches/{branch}/bookings", STAFF),
+    Route("POST", "/branches/{branch}/bookings", STAFF, {"slot": 999999, "phone": "13800000000"}),
+    Route("GET", "/branches/{branch}/bookings/{code}", STAFF, values={"code": "NOSUCH23"}),
+    Route("POST", "/branches/{branch}/bookings/{code}/cancel", STAFF, {}, {"code": "NOSUCH23"}),
+    Route(
+        "POST",
+        "/branches/{branch}/bookings/{code}/reschedule",
+        STAFF,
+        {"slot": 999999},
+        {"code": "NOSUCH23"},
+    ),
+    Route(
+        "POST", "/branches/{branch}/check-in", STAFF | {"kiosk", "counter"}, {"code": "NOSUCH23"}
+    ),
+    Route("GET", "/branches/{branch}/remote-settings", STAFF),
+    Route(
+        "PUT",
+        "/branches/{branch}/services/{code}/remote",
+        MANAGERS,
+        {"enabled": True},
+        {"code": "A"},
+    ),
+    Route("PUT", "/branches/{branch}/profile", MANAGERS, {"address": "人民路1号"}),
+    # Reports: managers of the branch; every branch's report for the administrator of all.
+    Route("GET", "/branches/{branch}/reports", MANAGERS),
+    Route("GET", "/branches/{branch}/dashboard", MANAGERS),
+    # Notices: managers write them; a display reads its own, staff read them all.
+    Route("POST", "/branches/{branch}/notices", MANAGERS, {"text": "今日系统升级"}),
+    Route("GET", "/branches/{branch}/notices", STAFF),
+    Route("GET", "/branches/{branch}/notices/current", STAFF | {"display"}),
+    Route("PUT", "/branches/{branch}/notices/{notice_id}", MANAGERS, {"text": "改"}),
+    Route("DELETE", "/branches/{branch}/notices/{notice_id}", MANAGERS),
+    Route("GET", "/branches/{branch}/audit", MANAGERS),
 )
+
+# The mini-program's routes need a customer session (tests/mp/test_mp_access.py checks them);
+# no staff or device token is one.
+CUSTOMER = frozenset({"customer"})
 
 # Routes that name no branch: who may call them (None: anyone, without a credential).
 UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/v1/branches"): EVERYONE,
     ("POST", "/api/v1/branches"): frozenset({"admin"}),
+    ("GET", "/api/v1/reports"): frozenset({"admin"}),
+    ("GET", "/api/v1/audit"): frozenset({"admin"}),
     ("POST", "/api/v1/auth/token"): None,
     ("POST", "/api/v1/devices/pair"): None,
     ("GET", "/api/v1/tickets/{token}"): None,
     ("DELETE", "/api/v1/tickets/{token}"): None,
     ("GET", "/api/v1/tickets/{token}/rating"): None,
     ("POST", "/api/v1/tickets/{token}/rating"): None,
+    ("POST", "/api/v1/mp/login"): None,
+    ("GET", "/api/v1/mp/me"): CUSTOMER,
+    ("PUT", "/api/v1/mp/me"): CUSTOMER,
+    ("GET", "/api/v1/mp/branches"): CUSTOMER,
+    ("GET", "/api/v1/mp/branches/{branch}/services"): CUSTOMER,
+    ("GET", "/api/v1/mp/branches/{branch}/slots"): CUSTOMER,
+    ("POST", "/api/v1/mp/bookings"): CUSTOMER,
+    ("GET", "/api/v1/mp/bookings"): CUSTOMER,
+    ("GET", "/api/v1/mp/bookings/{booking_id}"): CUSTOMER,
+    ("POST", "/api/v1/mp/bookings/{booking_id}/cancel"): CUSTOMER,
+    ("POST", "/api/v1/mp/bookings/{booking_id}/reschedule"): CUSTOMER,
+    ("POST", "/api/v1/mp/bookings/{booking_id}/check-in"): CUSTOMER,
+    ("POST", "/api/v1/mp/tickets"): CUSTOMER,
+    ("GET", "/api/v1/mp/tickets"): CUSTOMER,
+    ("POST", "/api/v1/mp/tickets/{remote_id}/arrive"): CUSTOMER,
     ("GET", "/healthz"): None,
     ("GET", "/readyz"): None,
     ("GET", "/metrics"): None,
@@ -152,6 +232,8 @@ UNSCOPED_ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/screens/counter/{branch}/{number}"): None,
     ("GET", "/screens/kiosk/{branch}"): None,
     ("GET", "/screens/evaluator/{branch}/{number}"): None,
+    ("GET", "/screens/dashboard/{branch}"): None,
+    ("GET", "/screens/reports/{branch}"): None,
     ("GET", "/t/{token}"): None,
     ("GET", "/t/{token}/qr.svg"): None,
 }
@@ -165,10 +247,11 @@ class Targets:
     users: dict[str, int]
     devices: dict[str, int]
     cases: dict[str, int]
+    notices: dict[str, int]
 
 
 async def targets(api: Api, hall: Hall) -> Targets:
-    users, devices, cases = {}, {}, {}
+    users, devices, cases, notices = {}, {}, {}, {}
     for branch, manager in (("b1", hall.manager), ("b2", hall.other["manager"])):
         spare = await api.post(
             f"/branches/{branch}/staff",
@@ -187,7 +270,10 @@ async def targets(api: Api, hall: Hall) -> Targets:
         )
         assert case.status_code == 201, case.text
         cases[branch] = case.json()["id"]
-    return Targets(users, devices, cases)
+        notice = await api.post(f"/branches/{branch}/notices", manager, json={"text": "公告"})
+        assert notice.status_code == 201, notice.text
+        notices[branch] = notice.json()["id"]
+    return Targets(users, devices, cases, notices)
 
 
 def path_of(route: Route, branch: str, spare: Targets) -> str:
@@ -196,6 +282,7 @@ def path_of(route: Route, branch: str, spare: Targets) -> str:
         "user_id": spare.users[branch],
         "device_id": spare.devices[branch],
         "case_id": spare.cases[branch],
+        "notice_id": spare.notices[branch],
         **route.values,
     }
     return route.path.format(**values)
@@ -341,28 +428,28 @@ async def test_staff_and_devices_of_another_branch_are_not_found_through_ones_ow
     assert spare.users["b2"] in [u["id"] for u in b2_staff.json()]
 
 
+# Routes outside the access tables: the API document and its pages (public, no data), the
+# screens' static files, and the WebSockets, whose matrix is WS_ROUTES in
+# tests/security/test_matrix.py.
+NOT_IN_THESE_TABLES = frozenset(
+    {
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/redoc"),
+        ("MOUNT", "/screens/static"),
+    }
+)
+
+
 def declared_routes() -> set[tuple[str, str]]:
-    """Every (method, path) the routers declare: health at the root, the API under /api/v1."""
-    routes = set()
-    for module in (
-        auth,
-        branches,
-        cases,
-        counters,
-        devices,
-        health,
-        queue,
-        ratings,
-        screens,
-        tickets,
-    ):
-        prefix = "" if module in (health, screens) else "/api/v1"
-        for route in module.router.routes:
-            assert isinstance(route, APIRoute)
-            routes |= {(method, prefix + route.path) for method in route.methods or ()}
-    return routes
+    """Every HTTP (method, path) of the app as built (health at the root, the API under
+    /api/v1, the screens' pages), but the document's pages and static files."""
+    served = served_routes(create_app(Settings(secret_key=SECRET)))
+    return {route for route in served if route[0] != "WEBSOCKET"} - NOT_IN_THESE_TABLES
 
 
 def test_the_table_names_every_route_of_the_app() -> None:
+    """Walks the app as built, so that a route added by any router needs a row here."""
     tabled = {(r.method, f"/api/v1{r.path}") for r in BRANCH_ROUTES} | set(UNSCOPED_ROUTES)
     assert declared_routes() == tabled

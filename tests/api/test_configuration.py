@@ -154,8 +154,14 @@ async def test_a_service_is_added_read_changed_and_removed(api: Api) -> None:
     }
     created = await api.post("/branches/b1/services", admin, json=body)
     assert created.status_code == 201, created.text
-    assert created.json() == body
-    assert (await api.get("/branches/b1/services/C", admin)).json() == body
+    not_paused = {
+        "paused": False,
+        "pause_reason": "",
+        "pause_reason_en": "",
+        "pause_notice_id": None,
+    }
+    assert created.json() == {**body, **not_paused}
+    assert (await api.get("/branches/b1/services/C", admin)).json() == {**body, **not_paused}
     assert [s["code"] for s in (await api.get("/branches/b1/services", admin)).json()] == [
         "A",
         "B",

@@ -24,6 +24,8 @@ async def test_each_screen_is_served_as_a_page_of_the_app(api: Api) -> None:
         ("/screens/display/b1", "display.js"),
         ("/screens/counter/b1/1", "counter.js"),
         ("/screens/kiosk/b1", "kiosk.js"),
+        ("/screens/dashboard/b1", "dashboard.js"),
+        ("/screens/reports/b1", "reports.js"),
         ("/t/" + "x" * 32, "ticket.js"),
     ):
         response = await api.client.get(path)
@@ -43,6 +45,15 @@ async def test_a_screen_of_an_unknown_branch_is_not_found(api: Api) -> None:
     assert (await api.client.get("/screens/display/nowhere")).status_code == 404
     assert (await api.client.get("/screens/kiosk/B1")).status_code == 422
     assert (await api.client.get("/screens/static/../../settings.py")).status_code == 404
+    assert (await api.client.get("/screens/reports/nowhere")).status_code == 404
+
+
+async def test_the_chart_library_is_bundled_with_its_licence(api: Api) -> None:
+    chart = await api.client.get("/screens/static/vendor/chart.umd.min.js")
+    assert chart.status_code == 200
+    assert chart.text.startswith("/*!\n * Chart.js v4.")
+    licence = await api.client.get("/screens/static/vendor/chart.js-LICENSE.md")
+    assert "MIT" in licence.text or "Permission is hereby granted" in licence.text
 
 
 async def test_the_ticket_qr_code_names_the_ticket_page(api: Api) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from hypothesis import HealthCheck, event, settings
@@ -195,6 +196,7 @@ class EngineAgainstReference(RuleBasedStateMachine):
         assert len(events) == len(expected), f"events {events}\nexpected {expected}"
         for got, want in zip(events, expected, strict=True):
             data = got.to_dict()
+            assert data == {"type": got.type, **asdict(got)}  # its fast path changes nothing
             assert {k: data.get(k) for k in want} == want, f"event {data}\nexpected {want}"
             self.settle(data, want)
             self.track_callable(data)

@@ -261,6 +261,12 @@ async def serve_next(api: Api, headers: Headers, number: int, branch: str = "b1"
     assert finished.status_code == 200, finished.text
 
 
+async def serve_many(api: Api, headers: Headers, count: int) -> None:
+    """``count`` call-and-finish rounds on counters 1 and 2 in turn (two events each)."""
+    for i in range(count):
+        await serve_next(api, headers, 1 + i % 2)
+
+
 async def latest_seq(api: Api, headers: Headers, branch: str = "b1") -> int:
     response = await api.get(f"/branches/{branch}/queue", headers)
     assert response.status_code == 200, response.text

@@ -13,14 +13,9 @@ from tests.realtime.conftest import (
     latest_seq,
     logged_events,
     open_counter,
-    serve_next,
+    serve_many,
     token_of,
 )
-
-
-async def serve_many(server: HallServer, hall: Hall, calls: int) -> None:
-    for i in range(calls):
-        await serve_next(server.api, hall.clerk, 1 + i % 2)
 
 
 async def test_a_display_that_drops_out_during_calls_gets_every_missed_event_in_order(
@@ -36,7 +31,7 @@ async def test_a_display_that_drops_out_during_calls_gets_every_missed_event_in_
     assert snapshot["type"] == "snapshot"
     start = snapshot["seq"]
 
-    stream = asyncio.create_task(serve_many(server, people, 30))
+    stream = asyncio.create_task(serve_many(server.api, people.clerk, 30))
     before = await display.events_until(start + 10)
     assert [m["seq"] for m in before] == list(range(start + 1, start + 11))
     await display.connection.close()  # gone in the middle of the stream
@@ -59,7 +54,7 @@ async def test_clients_joining_during_a_stream_see_no_gap_and_no_duplicate(
     await issue_many(server.api, people.clerk, 60)
     await open_counter(server.api, people.clerk, 1)
     await open_counter(server.api, people.clerk, 2)
-    stream = asyncio.create_task(serve_many(server, people, 40))
+    stream = asyncio.create_task(serve_many(server.api, people.clerk, 40))
     joined = []
     for i in range(8):
         since = max(0, await latest_seq(server.api, people.clerk) - 5 * i)

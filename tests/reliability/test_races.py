@@ -25,7 +25,14 @@ from tests.api.conftest import Api, Clock, Headers, make_branch, running_app
 from tests.api.test_concurrency import all_events
 
 CLICKS = 1000
-UNLIMITED = {"rate_limit_issue": "1000000/minute"}  # one clerk issues every ticket
+UNLIMITED = {
+    "rate_limit_issue": "1000000/minute",  # one clerk issues every ticket
+    # Every click is a coroutine in the server's own event loop (in-process client): with
+    # 10,000 of them a statement's answer waits seconds for the loop, which a 1 s statement
+    # limit would count as a silent store. These tests are about contention, not timeouts.
+    "store_command_timeout_seconds": 30.0,
+    "store_connect_timeout_seconds": 30.0,
+}
 RETRY_LIMIT = 200  # a retry that still finds its key in flight after this many tries is a hang
 
 

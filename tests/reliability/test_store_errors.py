@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.auth import Role
 from tests.api.conftest import Api, assert_error, make_branch
@@ -26,8 +27,10 @@ def failing(error: Exception) -> Callable[..., Any]:
     [
         ConnectionRefusedError(111, "Connection refused"),
         DBAPIError("SELECT 1", None, Exception("the database system is starting up")),
+        TimeoutError(),  # a statement or connect timeout: a silent network
+        PoolTimeout("QueuePool limit reached, connection timed out"),
     ],
-    ids=["refused", "starting-up"],
+    ids=["refused", "starting-up", "timeout", "pool-timeout"],
 )
 async def test_a_credential_check_without_the_store_answers_503(
     api: Api, monkeypatch: pytest.MonkeyPatch, error: Exception

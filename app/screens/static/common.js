@@ -220,6 +220,9 @@ export const EVENT_TYPES = new Set([
   "ticket_expired",
   "counter_state_changed",
   "business_day_started",
+  "rating_received",
+  "notices_changed",
+  "case_overdue",
 ]);
 
 export class Realtime {

@@ -251,8 +251,40 @@ function render() {
     box.lastChild.innerHTML = tr("waiting", { n: Number(service.waiting) });
     waiting.append(box);
   }
-  $("notice").textContent = params.get("notice") || tr("notice");
+  renderNotice();
 }
+
+// Managed notices (GET .../notices/current): shown while their window holds by server time;
+// without any, the address's &notice= or the default line.
+let notices = [];
+
+function noticeLine() {
+  const now = serverClock.now();
+  const en = document.documentElement.lang === "en";
+  const active = notices.filter((n) => n.starts_at <= now && (n.ends_at === null || now < n.ends_at));
+  if (!active.length) return params.get("notice") || tr("notice");
+  return active.map((n) => (en && n.text_en ? n.text_en : n.text)).join("　　");
+}
+
+function renderNotice() {
+  const line = noticeLine();
+  if ($("notice").textContent !== line) $("notice").textContent = line;
+}
+
+async function loadNotices() {
+  try {
+    const current = await api(`/branches/${branch}/notices/current`, { token });
+    serverClock.learn(current.now);
+    notices = current.notices;
+    renderNotice();
+  } catch {
+    // Keep the notices shown; the next event or the periodic ask tries again.
+  }
+}
+
+// A notice starts or ends with no event: re-check every few seconds, ask again every minute.
+setInterval(renderNotice, 5000);
+setInterval(loadNotices, 60000);
 
 function flash() {
   const latest = $("latest");
@@ -309,6 +341,9 @@ function onMessage(message) {
     case "queue_status":
       setServices(eventData(message).services || []);
       break;
+    case "notices_changed":
+      loadNotices();
+      return;
     case "business_day_started":
       board.calls = [];
       board.latest = null;
@@ -331,6 +366,7 @@ async function refresh() {
     board.name = queue.name;
     setServices(queue.services);
     render();
+    loadNotices();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) await repair();
   }

@@ -1,15 +1,18 @@
 // The evaluator at a counter (/screens/evaluator/{branch}/{counter}), a paired `evaluator`
 // device bound to that counter. Idle, it greets; when the clerk finishes a ticket there it
 // lights up with the rating buttons, and goes back to idle once rated or after a minute.
-// It asks the server every 1.5 s (GET .../counters/{n}/rating): the evaluator may not listen
-// on the counter's WebSocket, which carries every event of the branch.
+// It listens on the branch's display WebSocket (public events only: ticket numbers, service
+// codes, counter numbers) and asks GET .../counters/{n}/rating when a ticket is finished at its
+// counter, when it (re)connects, and every 30 s as a fallback.
 import {
   api,
   ApiError,
   deviceToken,
+  eventData,
   forgetDevice,
   installLanguageSwitch,
   pairDevice,
+  Realtime,
   translator,
 } from "/screens/static/common.js";
 import { RATING_STRINGS, ratingForm } from "/screens/static/rating.js";
@@ -49,7 +52,8 @@ const [, , , branch, counterText] = location.pathname.split("/");
 const counter = Number(counterText);
 const $ = (id) => document.getElementById(id);
 const en = () => document.documentElement.lang === "en";
-const POLL_MS = 1500;
+// Asking without an event: in case the socket missed one (the socket is what lights it up).
+const FALLBACK_MS = 30000;
 // A ticket finished longer ago than this (server time) when first seen is not prompted for.
 const FRESH_SECONDS = 120;
 let token = deviceToken(branch, "evaluator");
@@ -100,25 +104,77 @@ function render() {
   if (shown !== null) drawForm();
 }
 
-async function poll() {
+let asking = null;
+let askAgain = false;
+
+/** Ask the server what the counter's last finished ticket is, and show or hide the prompt. A
+ * request while one is on its way asks once more after it: that answer may predate the finish. */
+function check() {
+  if (asking) {
+    askAgain = true;
+    return asking;
+  }
+  asking = ask().finally(() => {
+    asking = null;
+    if (askAgain) {
+      askAgain = false;
+      check();
+    }
+  });
+  return asking;
+}
+
+async function ask() {
   try {
     const state = await api(`/branches/${branch}/counters/${counter}/rating`, { token });
-    $("offline").hidden = true;
     const fresh = state.finished_at !== null && state.now - state.finished_at <= FRESH_SECONDS;
     if (shown !== null && state.ticket_id !== shown) idle(); // a later ticket was finished
     if (shown === null && state.rateable && fresh && !done.has(state.ticket_id)) prompt(state);
-    if (shown !== null && Date.now() - shownAt > promptSeconds() * 1000) idle();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       forgetDevice(branch, "evaluator");
       token = null;
+      socket?.stop();
       await pair();
-    } else if (error instanceof ApiError && error.status === 0) {
-      $("offline").hidden = false;
+      socket?.start();
     }
   }
-  setTimeout(poll, POLL_MS);
 }
+
+let socket = null;
+
+function listen() {
+  socket = new Realtime(`/ws/branches/${branch}/display`, {
+    token: () => token,
+    beforeConnect: () => check(),
+    onState: (state) => {
+      $("offline").hidden = state === "online";
+    },
+    onMessage: (message) => {
+      // The snapshot comes once the socket follows the branch: a finish between the ask before
+      // connecting and that moment is in no event, so ask again then.
+      if (message.type === "snapshot") check();
+      else if (message.type === "ticket_finished" && eventData(message).counter === counter) check();
+    },
+    onRefused: async () => {
+      forgetDevice(branch, "evaluator");
+      token = null;
+      await pair();
+      socket.start();
+    },
+  });
+  socket.start();
+}
+
+function fallback() {
+  check();
+  setTimeout(fallback, FALLBACK_MS);
+}
+
+// The prompt's timeout, measured here: no event marks it.
+setInterval(() => {
+  if (shown !== null && Date.now() - shownAt > promptSeconds() * 1000) idle();
+}, 500);
 
 async function pair() {
   for (;;) {
@@ -136,4 +192,5 @@ async function pair() {
 installLanguageSwitch(tr, render);
 render();
 if (!token) await pair();
-poll();
+listen();
+setTimeout(fallback, FALLBACK_MS);

@@ -1,5 +1,7 @@
 // Kiosk (自助取号机): big service buttons, care option, prints the ticket with window.print().
 // Add ?paper=58 to the address for 58 mm thermal printers (80 mm by default).
+// "签到 / Check in" turns a booking code (typed, or read by a QR scanner acting as a keyboard)
+// into its ticket and prints it like any other.
 import {
   api,
   ApiError,
@@ -26,6 +28,7 @@ const tr = translator({
     eta_unknown: "暂无窗口办理",
     materials: "需带材料：{list}",
     sold_out: "今日号已取完",
+    paused: "暂停取号 / Paused",
     take_ticket: "请取走您的号票",
     reprint: "重新打印",
     done: "完成",
@@ -39,6 +42,20 @@ const tr = translator({
     pair: "配对",
     pair_wrong_device: "此配对码属于网点 {branch} 的 {kind} 设备",
     failed: "取号失败：{detail}",
+    check_in: "预约签到",
+    check_in_title: "预约签到",
+    check_in_help: "请输入或扫描预约码（在小程序“我的预约”中查看）",
+    check_in_code: "预约码",
+    check_in_submit: "签到取号",
+    cancel: "取消",
+    appointment_ticket: "预约",
+    BookingNotFound: "没有找到该预约，请核对预约码。",
+    CheckInTooEarly: "签到尚未开始，请在预约时段前一小时内签到。",
+    CheckInTooLate: "已超过签到时间，请重新取号。",
+    CheckInNotToday: "该预约不是今天的。",
+    NotPending: "该预约已签到、已取消或已过期。",
+    CheckInBusy: "该预约正在签到，请稍候。",
+    TooManyRequests: "尝试次数过多，请稍后再试，或到服务台咨询。",
   },
   en: {
     offline: "Offline — reconnecting…",
@@ -51,6 +68,7 @@ const tr = translator({
     eta_unknown: "no counter open now",
     materials: "Bring: {list}",
     sold_out: "No more tickets today",
+    paused: "暂停取号 / Paused",
     take_ticket: "Please take your ticket",
     reprint: "Print again",
     done: "Done",
@@ -64,6 +82,20 @@ const tr = translator({
     pair: "Pair",
     pair_wrong_device: "This code belongs to a {kind} device of branch {branch}",
     failed: "Could not take a ticket: {detail}",
+    check_in: "Check in",
+    check_in_title: "Check in a booking",
+    check_in_help: "Type or scan your booking code (under “My bookings” in the mini-program)",
+    check_in_code: "Booking code",
+    check_in_submit: "Check in",
+    cancel: "Cancel",
+    appointment_ticket: "Appointment",
+    BookingNotFound: "No booking has this code; please check it.",
+    CheckInTooEarly: "Check-in has not opened yet: it opens an hour before your slot.",
+    CheckInTooLate: "Check-in has closed for this booking; please take a new ticket.",
+    CheckInNotToday: "This booking is not for today.",
+    NotPending: "This booking was already checked in, cancelled, or missed.",
+    CheckInBusy: "This booking is being checked in; please wait.",
+    TooManyRequests: "Too many attempts; please try again later or ask at the desk.",
   },
 });
 
@@ -90,7 +122,10 @@ function render() {
     button.className = "service";
     button.dataset.service = service.code;
     const soldOut = live && live.quota_left === 0;
-    button.disabled = issuing || soldOut;
+    // A paused service (暂停取号) is greyed out and not offered; the reason says why.
+    const paused = service.paused || Boolean(live?.paused);
+    button.disabled = issuing || soldOut || paused;
+    if (paused) button.classList.add("paused");
     const name = document.createElement("div");
     name.className = "name";
     name.innerHTML = '<span class="code"></span><span></span>';
@@ -98,7 +133,11 @@ function render() {
     name.lastChild.textContent = nameOf(service);
     const numbers = document.createElement("div");
     numbers.className = "numbers";
-    if (soldOut) {
+    if (paused) {
+      const reason =
+        en() && service.pause_reason_en ? service.pause_reason_en : service.pause_reason;
+      numbers.textContent = reason ? `${tr("paused")} · ${reason}` : tr("paused");
+    } else if (soldOut) {
       numbers.textContent = tr("sold_out");
     } else if (live) {
       const eta =
@@ -112,7 +151,7 @@ function render() {
       materials.textContent = tr("materials", { list: service.materials.join("、") });
       button.append(materials);
     }
-    button.addEventListener("click", () => issue(service.code));
+    if (!paused) button.addEventListener("click", () => issue(service.code));
     root.append(button);
   }
 }
@@ -158,6 +197,7 @@ function ticketBody(ticket) {
   line("t-service", `${ticket.service} ${service ? nameOf(service) : ""}`);
   line("t-number", ticket.number);
   if (ticket.priority === "care") line("t-priority", tr("care_ticket"));
+  if (ticket.priority === "appointment") line("t-priority", tr("appointment_ticket"));
   line("t-ahead", tr("ahead", { n: ticket.ahead }));
   line("t-time", tr("issued_at", { time: formatTime(ticket.issued_at, { date: true }) }));
   const qr = document.createElement("img");
@@ -224,11 +264,55 @@ function closeIssued() {
   clearTimeout(closeTimer);
 }
 
+function openCheckIn() {
+  $("check-in-message").textContent = "";
+  $("check-in-code").value = "";
+  $("check-in").hidden = false;
+  $("check-in-code").focus();
+}
+
+let checkingIn = false;
+async function checkIn(event) {
+  event.preventDefault();
+  const code = $("check-in-code").value.trim().toUpperCase();
+  if (!code || checkingIn) return;
+  checkingIn = true;
+  $("check-in-submit").disabled = true;
+  $("check-in-message").textContent = "";
+  try {
+    const ticket = await api(`/branches/${branch}/check-in`, {
+      method: "POST",
+      token,
+      json: { code },
+    });
+    $("check-in").hidden = true;
+    await show(ticket);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      $("check-in").hidden = true;
+      await failed(error);
+    } else if (error.status === 0) {
+      $("check-in-message").textContent = tr("offline");
+    } else {
+      // The screen's own language, whatever the browser's Accept-Language made of the detail.
+      const known = tr(error.error);
+      $("check-in-message").textContent = known !== error.error ? known : error.message;
+    }
+  } finally {
+    checkingIn = false;
+    $("check-in-submit").disabled = false;
+    load();
+  }
+}
+
 if (paper === 58) {
   document.body.classList.add("paper-58");
   $("page-size").textContent = "@page { size: 58mm auto; margin: 0; }";
 }
 $("done").addEventListener("click", closeIssued);
+$("check-in-open").addEventListener("click", openCheckIn);
+$("check-in-cancel").addEventListener("click", () => ($("check-in").hidden = true));
+$("check-in-form").addEventListener("submit", checkIn);
 $("reprint").addEventListener("click", () => window.print());
 installLanguageSwitch(tr, render);
 startClock($("clock"), { seconds: false });

@@ -1,0 +1,24 @@
+# Long runs: benchmarks (issue #7, benchmarks/README.md, docs/performance.md) and the soak
+# (issue #8, docs/reliability.md). The fast checks are in .ci/run.
+# Needs PostgreSQL on 127.0.0.1:5432 (trust auth; or make bench PG=postgresql://...)
+# and wrk (apt-get install wrk) for the benchmarks.
+PYTHON ?= .venv/bin/python
+PG ?=
+PG_OPTION = $(if $(PG),--pg $(PG))
+QUEUEHALL_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+export QUEUEHALL_TEST_DATABASE_URL
+
+.PHONY: bench bench-quick soak
+
+bench:  ## every workload, ≤ 15 minutes; artifacts/bench.json + docs/performance.md
+	$(PYTHON) -m benchmarks.suite $(PG_OPTION)
+
+bench-quick:  ## the same at small sizes, ≤ 3 minutes; artifacts/bench-quick.json
+	$(PYTHON) -m benchmarks.suite --quick $(PG_OPTION)
+
+# Crash, races, outages, realtime faults and the stateful run on PostgreSQL (at most 13 min),
+# then Schemathesis over every operation (100 cases each, at most 6 min); figures in artifacts/, docs/reliability.md.
+soak:
+	mkdir -p artifacts
+	$(PYTHON) -m benchmarks.soak --json artifacts/soak.json
+	timeout 360 $(PYTHON) -m benchmarks.fuzz --max-examples 100 --json artifacts/fuzz.json
