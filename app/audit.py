@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.aio import stop_task
 from app.auth import Principal
 from app.db import models
 from app.db.store import Store
@@ -74,9 +75,7 @@ class AuditWriter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         await self.flush()
 
     async def flush(self) -> None:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from app.aio import stop_task, wait_event
 from app.bus import Envelope, EventBus
 from app.db import models
 from app.db.store import Batch, ExtraWrite, LoadedBranch, Store, event_envelope
@@ -188,9 +189,7 @@ class HallRuntime:
     async def stop(self) -> None:
         await self.drain()
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await stop_task(self._writer)
             self._writer = None
 
     async def drain(self) -> None:
@@ -214,8 +213,7 @@ class HallRuntime:
                     with contextlib.suppress(Exception):
                         await self.reload()
                 else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._idle.wait(), 0.5)
+                    await wait_event(self._idle, 0.5)
                     if self._idle.is_set() and not self._pending:
                         return self.next_seq - 1, self.engine.snapshot(self.clock())
             await asyncio.sleep(0.01)
@@ -541,9 +539,7 @@ class Halls:
 
     async def stop(self) -> None:
         if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            await stop_task(self._ticker)
         for runtime in self._runtimes.values():
             await runtime.stop()
 

@@ -10,7 +10,6 @@ refresh, so nothing shown waits for this event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -18,6 +17,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.aio import stop_task
 from app.db import models
 from app.db.store import Store
 from app.hall import Halls, RuntimeFailure
@@ -52,9 +52,7 @@ class OverdueWatch:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
 
     async def check(self) -> int:
         """Announce every case that passed its deadline since the last check; how many."""

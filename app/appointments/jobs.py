@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
 
+from app.aio import stop_task, wait_event
 from app.bus import EventBus
 from app.db import bookings as db
 from app.db import models
@@ -102,12 +102,8 @@ class AppointmentJobs:
         self._ticker = asyncio.create_task(self._tick_loop(), name="appointments-ticker")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._ticker, *self._watchers.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._ticker, *self._watchers.values()):
+            await stop_task(task)
         self._watchers.clear()
         self._ticker = None
 
@@ -131,8 +127,7 @@ class AppointmentJobs:
 
     async def _tick_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+            await wait_event(self._wake, self.tick_seconds)
             self._wake.clear()
             try:
                 await self.tick()

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.websockets import WebSocket
 
+from app.aio import stop_task
 from app.bus import Envelope, EventBus, Subscription
 from app.db import models
 from app.db.store import Store
@@ -193,7 +194,8 @@ class Connection:
             await asyncio.sleep(0)  # the writer sends what it took last
             writer.cancel()
         try:
-            await asyncio.wait_for(self.websocket.close(code, reason[:120]), CLOSE_SECONDS)
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await self.websocket.close(code, reason[:120])
         except TimeoutError:
             if self.reader is not None and not self.reader.done():
                 self.reader.cancel()  # the endpoint returns and the server drops the socket
@@ -207,12 +209,12 @@ class Connection:
         if self.feed is not None:
             self.feed.detach(self)
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
+            with contextlib.suppress(Exception):
+                await stop_task(self._writer)
         if self._closer is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._closer), CLOSE_SECONDS)
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await asyncio.shield(self._closer)
 
     async def _write_loop(self) -> None:
         send = self.websocket.send_text
@@ -281,9 +283,7 @@ class BranchFeed:
             if timer is not None:
                 timer.cancel()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         await self._stack.aclose()
 
     def attach(self, connection: Connection) -> None:
@@ -487,9 +487,7 @@ class Hub:
     async def stop(self) -> None:
         self.stopping = True
         if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
+            await stop_task(self._maintenance)
         for connection in tuple(self.connections):
             connection.close(CloseCode.GOING_AWAY, "The server is restarting.", flush=True)
         for feed in tuple(self._feeds.values()):

@@ -199,7 +199,8 @@ async def _open(websocket: WebSocket, services: Services) -> Hello | None:
     await websocket.accept()
     deadline = settings.ws_hello_timeout_seconds
     try:
-        message = await asyncio.wait_for(websocket.receive(), deadline)
+        async with asyncio.timeout(deadline):
+            message = await websocket.receive()
     except TimeoutError:
         await _refuse(websocket, CloseCode.NOT_AUTHENTICATED, "No hello in time.")
         return None
