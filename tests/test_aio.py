@@ -37,7 +37,8 @@ async def test_a_loop_woken_as_it_is_stopped_stops() -> None:
     event.set()
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=2)
-    assert task in done and task.cancelled()
+    assert task in done
+    assert task.cancelled()
     assert rounds == 0
 
 
