@@ -1,0 +1,157 @@
+"""PostgreSQL writes a batch in one statement (app.db.pgwrite); what it stores must be what the
+general path stores. Two branches live through the same commands, one written each way, and
+every row they leave is compared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.bus import EventBus
+from app.db import models
+from app.db.pgwrite import TICKET_FIELDS
+from app.db.store import TICKET_COLUMNS, Store
+from app.hall import HallRuntime, Idempotency
+from app.queue_engine import QueueEngine
+
+from .conftest import STORES, add_branch
+from .test_write_path import Clock, events_reply, issue
+
+
+def test_the_statement_writes_every_ticket_column() -> None:
+    assert {name for name, _ in TICKET_FIELDS} == {
+        *TICKET_COLUMNS,
+        "token",
+        "business_day",
+        "finished_by",
+    }
+
+
+async def live_a_day(store: Store, branch: str) -> tuple[HallRuntime, Clock]:
+    """Every kind of write the hot commands make; the runtime is left running."""
+    clock = Clock()
+    runtime = HallRuntime(store, EventBus(), await store.load_branch(branch), clock=clock)
+    runtime.start()
+
+    async def run(command: Any, **kwargs: Any) -> None:
+        await runtime.run(command, events_reply, **kwargs)
+
+    for number, code in enumerate("AABABA"):
+        key = Idempotency(key=f"k{number}", request_hash=f"h{number}") if number % 2 else None
+        await run(issue(code, "vip" if number == 3 else "normal"), idempotency=key)
+    await run(lambda e, now: e.open_counter(1, now=now))
+    await run(lambda e, now: e.open_counter(2, now=now))
+    await run(lambda e, now: e.call_next(1, now=now))
+    await run(lambda e, now: e.call_next(2, now=now))
+    await run(lambda e, now: e.recall(1, now=now))
+    await run(lambda e, now: e.finish(1, now=now, outcome="办结"), finished_by=7)
+    await run(lambda e, now: e.finish_and_call_next(2, now=now, outcome=None), finished_by=8)
+    await run(lambda e, now: e.call_next(1, now=now))
+    await run(lambda e, now: e.transfer(1, service="B", now=now))
+    await run(lambda e, now: e.finish_and_call_next(2, now=now, outcome=None))
+    await run(lambda e, now: e.park(2, now=now))
+    await run(lambda e, now: e.close_counter(1, now=now))
+
+    def several(engine: QueueEngine, now: float) -> list[Any]:
+        return [*engine.issue_ticket("A", "normal", now=now), *engine.call_next(2, now=now)]
+
+    await run(several, finished_by=9)
+    return runtime, clock
+
+
+async def next_day(runtime: HallRuntime, clock: Clock) -> None:
+    """The day changes: waiting tickets expire, counters close."""
+    clock.now += 24 * 3600
+    await runtime.tick()
+    await runtime.stop()
+
+
+async def rows_of(store: Store, branch: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the branch has, without ids the database makes and without the random
+    customer tokens (their presence and length are kept)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    async with store.sessions() as session:
+        tickets = (
+            await session.scalars(
+                select(models.Ticket).where(models.Ticket.branch_id == branch).order_by("id")
+            )
+        ).all()
+        tables["tickets"] = [
+            tuple(
+                len(getattr(t, name)) if name == "token" else getattr(t, name)
+                for name, _ in TICKET_FIELDS
+            )
+            for t in tickets
+        ]
+        events = (
+            await session.scalars(
+                select(models.BranchEvent)
+                .where(models.BranchEvent.branch_id == branch)
+                .order_by("seq")
+            )
+        ).all()
+        tables["events"] = [(e.seq, e.type, e.at, _without_tokens(e.data)) for e in events]
+        counters = (
+            await session.scalars(
+                select(models.Counter).where(models.Counter.branch_id == branch).order_by("number")
+            )
+        ).all()
+        tables["counters"] = [(c.number, c.state) for c in counters]
+        estimates = (
+            await session.scalars(
+                select(models.ServiceEstimate)
+                .where(models.ServiceEstimate.branch_id == branch)
+                .order_by("service")
+            )
+        ).all()
+        tables["estimates"] = [(e.service, e.mean_seconds, e.samples) for e in estimates]
+        keys = (
+            await session.scalars(
+                select(models.IdempotencyKey)
+                .where(models.IdempotencyKey.branch_id == branch)
+                .order_by("key")
+            )
+        ).all()
+        tables["keys"] = [
+            (k.key, k.request_hash, k.status_code, _without_tokens(k.response), k.created_at)
+            for k in keys
+        ]
+        day = await session.scalar(
+            select(models.Branch.business_day).where(models.Branch.id == branch)
+        )
+        tables["day"] = [(day,)]
+    return tables
+
+
+def _without_tokens(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "<token>" if k == "token" else _without_tokens(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_tokens(v) for v in value]
+    return value
+
+
+# Only PostgreSQL has the one statement (the tier runs when a server is named, as in CI).
+@pytest.mark.parametrize(
+    "database_url", [store for store in STORES if store == "postgresql"], indirect=True
+)
+async def test_one_statement_stores_what_the_general_path_stores(store: Store) -> None:
+    assert store.one_statement_writes
+    await add_branch(store, "b1")
+    await add_branch(store, "b2")
+    general = Store(store.engine)
+    general.one_statement_writes = False
+    one, clock_one = await live_a_day(store, "b1")
+    other, clock_other = await live_a_day(general, "b2")
+    fast, slow = await rows_of(store, "b1"), await rows_of(general, "b2")
+    assert len(fast["events"]) > 20
+    assert any(row[-1] is not None for row in fast["tickets"])  # finished_by was stored
+    assert {state for _, state in fast["counters"]} != {"closed"}
+    assert fast == slow
+    await next_day(one, clock_one)
+    await next_day(other, clock_other)
+    fast, slow = await rows_of(store, "b1"), await rows_of(general, "b2")
+    assert fast["day"] == [("2025-11-21",)]
+    assert fast == slow
