@@ -3,7 +3,7 @@ their whole life; buttons that cannot apply are disabled; a double click calls o
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from .conftest import Hall, screenshot
 
@@ -126,3 +126,32 @@ def test_a_clerk_of_another_branch_is_refused_at_sign_in(page: Page, hall: Hall)
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#sign-in-message")).to_have_text("此账号不属于本网点")
     expect(page.locator("#terminal")).to_be_hidden()
+
+
+def test_a_key_pressed_while_a_command_is_in_flight_runs_after_it(page: Page, hall: Hall) -> None:
+    """The clerk finishes and at once presses the caller's "call" key, before the finish reply
+    is back (a slow network): the call happens after the finish instead of being lost."""
+    for _ in range(2):
+        hall.server.issue(hall.admin, "A")
+    sign_in(page, hall)
+    button(page, "open").click()
+    expect(button(page, "call-next")).to_be_enabled()
+    page.keyboard.press("F1")
+    expect(page.locator("#current-number")).to_have_text("A001")
+
+    held: list[Route] = []
+    page.route("**/counters/1/finish", lambda route: held.append(route))
+    button(page, "finish").click()
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(10)
+    assert held, "the finish request never left"
+    page.keyboard.press("F1")  # while the finish is in flight
+    page.keyboard.press("F1")  # a double press: still one call
+    page.wait_for_timeout(200)
+    expect(page.locator("#current-number")).to_have_text("A001")  # nothing happened yet
+    held[0].continue_()
+    expect(page.locator("#current-number")).to_have_text("A002")
+    queue = hall.server.queue(hall.admin)
+    assert queue["counters"][0]["ticket"]["number"] == "A002"

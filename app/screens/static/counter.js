@@ -151,7 +151,8 @@ const SHORTCUTS = {
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem(TOKEN_KEY);
 let queue = null; // the last GET /queue answer
-let inFlight = false;
+let inFlight = null; // the action whose request is in flight
+let queued = null; // {action, body} pressed while another was in flight
 let lastCall = null; // {id, explanation, explanation_en} from the last call-next reply
 const recentKeys = new Map(); // command+body -> {key, at}
 
@@ -223,7 +224,7 @@ function render() {
   stateEl.textContent = c ? tr(`state_${c.state}`) : "";
   stateEl.className = `state ${c ? c.state : ""}`;
   for (const button of document.querySelectorAll("[data-action]")) {
-    button.disabled = inFlight || !allowed(button.dataset.action, c);
+    button.disabled = inFlight !== null || !allowed(button.dataset.action, c);
   }
   const ticket = c?.ticket;
   $("current").classList.toggle("empty", !ticket);
@@ -293,11 +294,16 @@ function handleError(error) {
 }
 
 async function command(action, body) {
-  if (inFlight) return;
+  if (inFlight) {
+    // Another key pressed while a command is in flight (finish, then call the next customer at
+    // once) runs when it is done; the same one again is a double press and is dropped.
+    if (action !== inFlight) queued = { action, body };
+    return;
+  }
   const c = counter();
   if (!allowed(action, c)) return;
   const path = `/branches/${branch}/counters/${number}/${action}`;
-  inFlight = true;
+  inFlight = action;
   render();
   try {
     const reply = await api(path, {
@@ -326,9 +332,12 @@ async function command(action, body) {
   } catch (error) {
     handleError(error);
   } finally {
-    inFlight = false;
+    inFlight = null;
   }
   await refresh();
+  const next = queued;
+  queued = null;
+  if (next) await command(next.action, next.body);
 }
 
 function openTransfer() {
