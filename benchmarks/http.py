@@ -740,10 +740,12 @@ def top_up(system: System, target: int, services: Sequence[str] = SERVICES) -> i
     return waiting
 
 
-def benchmark(system: System, plan: Plan) -> list[Measurement]:
+def benchmark(
+    system: System, plan: Plan, workloads: Sequence[str] = ("issue", "call")
+) -> list[Measurement]:
     log(f"{system.name}")
     rows = []
-    for connections in plan.concurrencies:
+    for connections in plan.concurrencies if "issue" in workloads else ():
         rows.append(
             measure(
                 system,
@@ -754,17 +756,18 @@ def benchmark(system: System, plan: Plan) -> list[Measurement]:
                 connections=connections,
             )
         )
-    rows.append(
-        measure(
-            system,
-            plan,
-            workload=f"issue, {len(ISSUE_BRANCHES)} branches",
-            mode="issue",
-            branches=ISSUE_BRANCHES,
-            connections=plan.across_concurrency,
+    for connections in (plan.across_concurrency,) if "issue" in workloads else ():
+        rows.append(
+            measure(
+                system,
+                plan,
+                workload=f"issue, {len(ISSUE_BRANCHES)} branches",
+                mode="issue",
+                branches=ISSUE_BRANCHES,
+                connections=connections,
+            )
         )
-    )
-    for connections in plan.concurrencies:
+    for connections in plan.concurrencies if "call" in workloads else ():
         rows.append(
             measure(
                 system,
@@ -950,6 +953,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         help="run only these systems (repeatable); targets are then not judged",
     )
+    parser.add_argument(
+        "--workload",
+        choices=("issue", "call"),
+        action="append",
+        help="run only these workloads (repeatable); targets are then not judged",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if shutil.which("wrk") is None:
@@ -990,8 +999,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     call_mode=args.queuehall_call,
                 )
             with context as system:
-                rows.extend(benchmark(system, plan))
-    checks = verdicts(rows, plan) if not args.only else []
+                rows.extend(benchmark(system, plan, args.workload or ("issue", "call")))
+    checks = verdicts(rows, plan) if not (args.only or args.workload) else []
     print_table(rows, checks)
     seconds = time.monotonic() - started
     log(f"\nTotal time: {seconds:.0f} s; load average at the end {load_average()}")
