@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -288,12 +289,30 @@ class Store:
 
     async def _write_in_one_statement(self, branch_id: str, batch: Batch) -> None:
         """PostgreSQL: the batch as one statement on the driver's connection (see
-        :mod:`app.db.pgwrite`)."""
+        :mod:`app.db.pgwrite`), inside BEGIN and COMMIT of its own.
+
+        Not in autocommit: a statement that reaches the server after this side gave up (a
+        network that held the packets past the command timeout) must not commit what the
+        caller was told failed. Without COMMIT the server rolls it back when the connection,
+        dropped here, goes away."""
         parameters = pgwrite.arguments(branch_id, batch, event_envelope)
         async with (self.writer or self.engine).connect() as connection:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg's Connection
-            await driver.execute(pgwrite.STATEMENT, *parameters)
+            try:
+                await driver.execute("BEGIN")
+                await driver.execute(pgwrite.STATEMENT, *parameters)
+                await driver.execute("COMMIT")
+            except asyncpg.PostgresError:
+                # The server refused (a constraint): end the transaction before the pool takes
+                # the connection back (SQLAlchemy does not know this one is open).
+                await driver.execute("ROLLBACK")
+                raise
+            except BaseException:
+                # Dead, silent or cut mid-protocol: drop it, or the pool would hand it to the
+                # next batch.
+                await connection.invalidate()
+                raise
 
     def _insert(self, table: Any) -> Any:
         return (sqlite.insert if self._sqlite else postgresql.insert)(table)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select
 
 from app.bus import EventBus
 from app.db import models
 from app.db.pgwrite import TICKET_FIELDS
-from app.db.store import TICKET_COLUMNS, Store
+from app.db.session import create_engine
+from app.db.store import TICKET_COLUMNS, Batch, Store
 from app.hall import HallRuntime, Idempotency
 from app.queue_engine import QueueEngine
 
@@ -155,3 +157,36 @@ async def test_one_statement_stores_what_the_general_path_stores(store: Store) -
     fast, slow = await rows_of(store, "b1"), await rows_of(general, "b2")
     assert fast["day"] == [("2025-11-21",)]
     assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "database_url", [store for store in STORES if store == "postgresql"], indirect=True
+)
+async def test_a_refused_batch_leaves_its_connection_usable(
+    store: Store, database_url: str
+) -> None:
+    """A constraint refuses a batch: the transaction is ended before the connection goes back
+    to the pool, so the next batch, on the same connection, is stored."""
+    await add_branch(store)
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    one_connection = Store(engine)
+    try:
+        runtime = HallRuntime(one_connection, EventBus(), await store.load_branch("b1"))
+        runtime.start()
+        issued: list[Any] = []
+
+        def command(engine: QueueEngine, now: float) -> list[Any]:
+            events = engine.issue_ticket("A", "normal", now=now)
+            issued.extend(events)
+            return events
+
+        await runtime.run(command, events_reply)
+        await runtime.stop()
+        seq = runtime.next_seq - 1
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await one_connection.write_batch("b1", Batch(events=[(seq, issued[0])]))
+        await one_connection.write_batch("b1", Batch(events=[(seq + 1, issued[0])]))
+        rows = await rows_of(store, "b1")
+        assert [row[0] for row in rows["events"]][-2:] == [seq, seq + 1]
+    finally:
+        await engine.dispose()
