@@ -8,7 +8,6 @@ commit on their own; the batch is the transaction boundary.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +37,7 @@ from .session import is_sqlite, sessionmaker
 
 ExtraWrite = Callable[[AsyncSession], Awaitable[None]]
 
-TICKET_COLUMNS = [f.name for f in dataclasses.fields(TicketRecord)]
+TICKET_COLUMNS = pgwrite.TICKET_COLUMNS
 
 
 @dataclass
