@@ -14,6 +14,7 @@ Two traps this module exists for:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 
@@ -39,3 +40,49 @@ async def stop_task(task: asyncio.Task[Any] | None) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
+
+
+class _Rest:
+    """Awaitable that drives the rest of a coroutine already started by hand, from the point
+    where it suspended on ``waiting_on``; throws (cancellation) are passed on to it."""
+
+    __slots__ = ("coro", "waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, waiting_on = self.coro, self.waiting_on
+        while True:
+            try:
+                yield waiting_on
+            except BaseException as error:  # handed to the coroutine
+                try:
+                    waiting_on = coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _finish(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    return await _Rest(coro, waiting_on)
+
+
+def start_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+    """Run ``coro`` now, in the caller's step, up to its first real suspension (what 3.12's
+    ``eager_start`` does): None when it finished without suspending (its exception, if any,
+    is raised here); else a task that runs the rest.
+
+    For sends that almost never wait (a WebSocket frame into a transport with room): a
+    thousand of them cost a thousand task wake-ups when each goes through a queue and a task.
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_finish(coro, waiting_on))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.aio import stop_task, wait_event
+from app.aio import start_eagerly, stop_task, wait_event
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -80,3 +80,68 @@ def test_the_app_does_not_use_wait_for() -> None:
         if re.search(r"\bwait_for\(", path.read_text(encoding="utf-8"))
     ]
     assert users == []
+
+
+async def test_start_eagerly_runs_a_coroutine_that_does_not_wait_at_once() -> None:
+    ran: list[str] = []
+
+    async def quick(word: str) -> None:
+        ran.append(word)
+
+    assert start_eagerly(quick("now")) is None
+    assert ran == ["now"]  # before any other task had a turn
+
+
+async def test_start_eagerly_raises_what_an_eager_coroutine_raises() -> None:
+    async def broken() -> None:
+        raise ConnectionError("gone")
+
+    with pytest.raises(ConnectionError):
+        start_eagerly(broken())
+
+
+async def test_start_eagerly_hands_the_rest_to_a_task_when_the_coroutine_waits() -> None:
+    room = asyncio.Event()
+    steps: list[str] = []
+
+    async def blocked() -> str:
+        steps.append("started")
+        await room.wait()
+        steps.append("finished")
+        return "sent"
+
+    task = start_eagerly(blocked())
+    assert steps == ["started"]
+    assert task is not None
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    room.set()
+    assert await task == "sent"
+    assert steps == ["started", "finished"]
+
+
+async def test_a_task_from_start_eagerly_passes_errors_and_cancellation_on() -> None:
+    async def fails_later() -> None:
+        await asyncio.sleep(0)
+        raise ConnectionError("gone")
+
+    failing = start_eagerly(fails_later())
+    assert failing is not None
+    with pytest.raises(ConnectionError):
+        await failing
+
+    cleaned: list[bool] = []
+
+    async def waits_for_ever() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append(True)
+
+    waiting = start_eagerly(waits_for_ever())
+    assert waiting is not None
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert cleaned == [True]

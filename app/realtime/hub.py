@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.websockets import WebSocket
 
-from app.aio import stop_task
+from app.aio import start_eagerly, stop_task
 from app.bus import Envelope, EventBus, Subscription
 from app.db import models
 from app.db.store import Store
@@ -101,6 +101,12 @@ class Connection:
         self._room = asyncio.Event()
         self._waiting_for_room = False
         self._writer: asyncio.Task[None] | None = None
+        # The writer waits on an empty queue: a live frame can be sent at once, in the feed's
+        # step (``offer``), without waking a task per socket.
+        self._writer_idle = False
+        # A send started at once that had to wait (the client reads slowly): later frames
+        # queue behind it.
+        self._sending: asyncio.Task[Any] | None = None
         self._closer: asyncio.Task[None] | None = None
         # The task reading the socket (the endpoint): cancelled when the close cannot be sent.
         self.reader = asyncio.current_task()
@@ -111,13 +117,41 @@ class Connection:
     # The feed's side ---------------------------------------------------------------------
 
     def offer(self, frame: str) -> None:
-        """Queue a live frame without waiting; a full queue closes the connection (4008)."""
+        """Send a live frame now when nothing is ahead of it, else queue it without waiting;
+        a full queue closes the connection (4008)."""
         if self.closing is not None:
+            return
+        if self._writer_idle and self._sending is None and self.outbound.empty():
+            self._send_now(frame)
             return
         try:
             self.outbound.put_nowait(frame)
         except asyncio.QueueFull:
             self.close(CloseCode.SLOW_CONSUMER, "The client is not reading its messages.")
+
+    def _send_now(self, frame: str) -> None:
+        """The frame into the socket in this step (a thousand displays cost a thousand task
+        wake-ups otherwise); when the transport has no room, a task finishes the send."""
+        try:
+            sending = start_eagerly(self.websocket.send_text(frame))
+        except Exception:  # the socket went away; the reader sees the disconnect
+            self._gone()
+            return
+        if sending is not None:
+            self._sending = sending
+            sending.add_done_callback(self._sent)
+
+    def _sent(self, sending: asyncio.Task[Any]) -> None:
+        self._sending = None
+        if not sending.cancelled() and sending.exception() is not None:
+            self._gone()
+
+    def _gone(self) -> None:
+        if self.closing is None:
+            self.closing = CloseCode.GOING_AWAY
+            self._room.set()
+            if self.feed is not None:
+                self.feed.detach(self)
 
     def push_event(self, seq: int, frame: str | None) -> None:
         """A live event (``frame`` None: one this audience does not see, but its ``seq`` still
@@ -211,6 +245,9 @@ class Connection:
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await stop_task(self._writer)
+        if self._sending is not None:
+            with contextlib.suppress(Exception):
+                await stop_task(self._sending)
         if self._closer is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_SECONDS):
@@ -221,7 +258,16 @@ class Connection:
         outbound = self.outbound
         try:
             while True:
-                frame = await outbound.get()
+                if outbound.empty():
+                    self._writer_idle = True
+                    try:
+                        frame = await outbound.get()
+                    finally:
+                        self._writer_idle = False
+                else:
+                    frame = outbound.get_nowait()
+                if self._sending is not None:  # a frame sent at once is still on its way
+                    await asyncio.wait({self._sending})
                 if self._waiting_for_room:
                     self._waiting_for_room = False
                     self._room.set()
@@ -233,11 +279,7 @@ class Connection:
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away; the reader sees the disconnect
-            if self.closing is None:
-                self.closing = CloseCode.GOING_AWAY
-                self._room.set()
-                if self.feed is not None:
-                    self.feed.detach(self)
+            self._gone()
 
 
 class _TicketFollowers:
