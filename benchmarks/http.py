@@ -756,7 +756,7 @@ def benchmark(
                 connections=connections,
             )
         )
-    for connections in (plan.across_concurrency,) if "issue" in workloads else ():
+    if "issue" in workloads:
         rows.append(
             measure(
                 system,
@@ -764,7 +764,7 @@ def benchmark(
                 workload=f"issue, {len(ISSUE_BRANCHES)} branches",
                 mode="issue",
                 branches=ISSUE_BRANCHES,
-                connections=connections,
+                connections=plan.across_concurrency,
             )
         )
     for connections in plan.concurrencies if "call" in workloads else ():

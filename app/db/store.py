@@ -302,15 +302,19 @@ class Store:
                 await driver.execute("BEGIN")
                 await driver.execute(pgwrite.STATEMENT, *parameters)
                 await driver.execute("COMMIT")
-            except asyncpg.PostgresError:
-                # The server refused (a constraint): end the transaction before the pool takes
-                # the connection back (SQLAlchemy does not know this one is open).
-                await driver.execute("ROLLBACK")
-                raise
-            except BaseException:
-                # Dead, silent or cut mid-protocol: drop it, or the pool would hand it to the
-                # next batch.
-                await connection.invalidate()
+            except BaseException as error:
+                # SQLAlchemy does not know this transaction: end it before the pool takes the
+                # connection back when the server refused the batch (a constraint); drop the
+                # connection when it is dead, silent or cut mid-protocol, or when even the
+                # rollback fails, or the pool would hand it to the next batch.
+                if isinstance(error, asyncpg.PostgresError):
+                    try:
+                        await driver.execute("ROLLBACK")
+                    except BaseException:
+                        await connection.invalidate()
+                        raise error from None
+                else:
+                    await connection.invalidate()
                 raise
 
     def _insert(self, table: Any) -> Any:

@@ -75,50 +75,30 @@ async def rows_of(store: Store, branch: str) -> dict[str, list[tuple[Any, ...]]]
     customer tokens (their presence and length are kept)."""
     tables: dict[str, list[tuple[Any, ...]]] = {}
     async with store.sessions() as session:
-        tickets = (
-            await session.scalars(
-                select(models.Ticket).where(models.Ticket.branch_id == branch).order_by("id")
-            )
-        ).all()
+
+        async def rows(model: Any, order: str) -> Any:
+            query = select(model).where(model.branch_id == branch).order_by(order)
+            return (await session.scalars(query)).all()
+
         tables["tickets"] = [
             tuple(
                 len(getattr(t, name)) if name == "token" else getattr(t, name)
                 for name in TICKET_FIELDS
             )
-            for t in tickets
+            for t in await rows(models.Ticket, "id")
         ]
-        events = (
-            await session.scalars(
-                select(models.BranchEvent)
-                .where(models.BranchEvent.branch_id == branch)
-                .order_by("seq")
-            )
-        ).all()
-        tables["events"] = [(e.seq, e.type, e.at, _without_tokens(e.data)) for e in events]
-        counters = (
-            await session.scalars(
-                select(models.Counter).where(models.Counter.branch_id == branch).order_by("number")
-            )
-        ).all()
-        tables["counters"] = [(c.number, c.state) for c in counters]
-        estimates = (
-            await session.scalars(
-                select(models.ServiceEstimate)
-                .where(models.ServiceEstimate.branch_id == branch)
-                .order_by("service")
-            )
-        ).all()
-        tables["estimates"] = [(e.service, e.mean_seconds, e.samples) for e in estimates]
-        keys = (
-            await session.scalars(
-                select(models.IdempotencyKey)
-                .where(models.IdempotencyKey.branch_id == branch)
-                .order_by("key")
-            )
-        ).all()
+        tables["events"] = [
+            (e.seq, e.type, e.at, _without_tokens(e.data))
+            for e in await rows(models.BranchEvent, "seq")
+        ]
+        tables["counters"] = [(c.number, c.state) for c in await rows(models.Counter, "number")]
+        tables["estimates"] = [
+            (e.service, e.mean_seconds, e.samples)
+            for e in await rows(models.ServiceEstimate, "service")
+        ]
         tables["keys"] = [
             (k.key, k.request_hash, k.status_code, _without_tokens(k.response), k.created_at)
-            for k in keys
+            for k in await rows(models.IdempotencyKey, "key")
         ]
         day = await session.scalar(
             select(models.Branch.business_day).where(models.Branch.id == branch)
